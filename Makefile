@@ -1,0 +1,59 @@
+# One task runner. `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup index run test browser eval eval-rgb lint clean baselines ablation fit-ranker
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check pip==26.3
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## index seeds/ (incremental: unchanged files cost a hash, so this is cheap when the index is fresh;
+## an index built with other settings is rebuilt)
+index: setup
+	@$(BIN)/chatbot ingest seeds || { echo "rebuilding the index"; $(BIN)/chatbot ingest --rebuild seeds; }
+
+## open the chat UI on the seed corpus at http://127.0.0.1:7860
+run: index
+	$(BIN)/chatbot serve --host 127.0.0.1 --port 7860
+
+## Debian's Chromium for the browser tests (installed when we can; the tests skip with the reason otherwise)
+browser:
+	@bash tests/install_browser.sh
+
+## the whole suite: unit, integration, CLI, browser and the eval gates
+test: setup browser
+	$(BIN)/python -m pytest
+
+eval: setup
+	$(BIN)/chatbot eval --pack evals/seeds --out eval-out/seeds --baseline evals/baselines/seeds.json
+
+eval-rgb: setup
+	$(BIN)/chatbot eval --pack ../shared/evals/rgb-dev --out eval-out/rgb-dev --baseline evals/baselines/rgb-dev.json
+
+clean:
+	rm -rf $(VENV) eval-out build test-artifacts
+
+## refresh the committed baselines from fresh eval runs (commit them with the change that moved them)
+baselines: setup
+	$(BIN)/chatbot eval --pack evals/seeds --out eval-out/seeds
+	$(BIN)/python evals/baseline.py eval-out/seeds/metrics.json evals/baselines/seeds.json
+	$(BIN)/chatbot eval --pack ../shared/evals/rgb-dev --out eval-out/rgb-dev
+	$(BIN)/python evals/baseline.py eval-out/rgb-dev/metrics.json evals/baselines/rgb-dev.json
+
+## measure retrieval modes on both packs and rewrite the ablation table in evals/README.md
+ablation: setup
+	$(BIN)/python evals/fit_ranker.py
+
+## fit the second-stage ranker (writes chatbot/ranker.json) and rewrite the ablation table
+fit-ranker: setup
+	$(BIN)/python evals/fit_ranker.py --fit

@@ -1,0 +1,211 @@
+"""The extractive answerer (the offline default) and refusal.
+
+It reads the ranked chunks sentence by sentence, scores each sentence as an answer to the
+question (IDF-weighted term coverage, the kind of answer wanted, the chunk's rank, and for a
+passage in the other language its embedding similarity), then quotes the best one, cut down
+to the clauses that carry the answer, and adds a second or third quote only when it brings
+something new (another document, a missing question term) within the length budget.
+It refuses when the best evidence is weak by signals that do not depend on passage length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chatbot.chunking import Span, split_sentences
+from chatbot.citations import Evidence, defuse_markers
+from chatbot.embeddings import BundledEmbeddings
+from chatbot.query import Question, wanted_match
+from chatbot.terms import tokenize
+from chatbot.types import ScoredChunk
+
+REFUSAL = {
+    "en": "The documents do not answer this question.",
+    "zh": "文档中没有找到这个问题的答案。",
+}
+BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
+
+_ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
+_CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
+
+
+@dataclass
+class Sentence:
+    evidence: Evidence
+    rank: int  # of its chunk in the ranking, 0 = best
+    terms: set[str]
+    coverage: float = 0.0
+    similarity: float = 0.0
+    wanted: bool = False
+    score: float = 0.0
+
+
+@dataclass
+class Draft:
+    """What an answerer proposes; the app turns it into an Answer with checked citations."""
+
+    text: str
+    evidence: list[Evidence]
+    refused: bool
+    related: list[Evidence] = field(default_factory=list)
+    notice: str = ""
+
+
+def _bigrams(text: str) -> set[str]:
+    han = re.sub(r"[^\u3400-\u9fff]", "", text)
+    return {han[i : i + 2] for i in range(len(han) - 1)}
+
+
+class ExtractiveAnswerer:
+    """Quotes the sentence(s) of the ranked chunks that best answer the question."""
+
+    # Evidence thresholds, calibrated on the seeds pack and rgb-dev (see evals/README.md).
+    min_coverage = 0.25
+    min_similarity = 0.25
+    cross_lang_chunks = 4
+
+    def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
+        self.embeddings = embeddings
+        self.max_citations = max_citations
+
+    def sentences(self, ranked: Sequence[ScoredChunk]) -> list[Sentence]:
+        out: list[Sentence] = []
+        for rank, sc in enumerate(ranked):
+            c = sc.chunk
+            for span in split_sentences(c.text):
+                ev = Evidence(c, c.start_char + span.start, c.start_char + span.end)
+                if c.seq == 0 and span.start == 0 and ev.quote == c.title and not _ENDS_SENTENCE.search(c.title):
+                    continue  # a headline restates the topic; the body carries the facts
+                out.append(Sentence(ev, rank, set(tokenize(ev.quote))))
+        return out
+
+    def score(self, q: Question, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None) -> None:
+        weights = {t: idf.get(t, 1.0) for t in q.terms}
+        total = sum(weights.values()) or 1.0
+        q_bigrams = _bigrams(q.text) if q.lang == "zh" else set()
+        cross = [s for s in sents if s.evidence.chunk.lang != q.lang and s.rank < self.cross_lang_chunks]
+        if cross and qvec is not None:
+            vecs = self.embeddings.embed_array([s.evidence.quote for s in cross])
+            for s, sim in zip(cross, vecs @ qvec):
+                s.similarity = float(sim)
+        for s in sents:
+            cov = sum(w for t, w in weights.items() if t in s.terms) / total
+            if q_bigrams:
+                cov = max(cov, len(q_bigrams & _bigrams(s.evidence.quote)) / len(q_bigrams))
+            s.coverage = cov
+            s.wanted = wanted_match(q, s.evidence.quote)
+            novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
+            evidence = max(cov, 1.6 * s.similarity)
+            s.score = (evidence + (0.15 if s.wanted else 0.0) + 0.12 / (1 + s.rank)
+                       - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
+
+    def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:
+        if q.numbers:  # a year or figure in the question must appear in what we read of that file
+            doc = s.evidence.chunk.doc_id
+            seen = " ".join([s.evidence.chunk.title, s.evidence.chunk.text]
+                            + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
+            if not all(n.replace(",", "") in seen for n in q.numbers):
+                return False
+        return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
+
+    def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
+               idf: dict[str, float] | None = None) -> Draft:
+        sents = self.sentences(ranked)
+        if not sents:
+            return Draft(REFUSAL[q.lang], [], True)
+        self.score(q, sents, idf or {}, qvec)
+        sents.sort(key=lambda s: s.score, reverse=True)
+        best = sents[0]
+        if not self.supported(q, best, ranked):
+            related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
+            return Draft(REFUSAL[q.lang], [], True, related=related)
+        budget = BUDGET.get(q.lang, 300)
+        first = shorten(q, best.evidence, int(budget * 0.6), idf)  # leave room for a second quote
+        chosen, used = [first], len(first.quote)
+        covered = set(best.terms)
+        for s in sents[1:]:
+            if len(chosen) >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
+                break
+            if any(_overlap(s.evidence, ev) for ev in chosen) or not self.supported(q, s, ranked):
+                continue
+            adds_terms = any(t in s.terms and t not in covered for t in q.terms)
+            other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for ev in chosen)
+            if adds_terms or other_file:
+                ev = shorten(q, s.evidence, budget - used, idf)
+                if len(ev.quote) <= budget - used:
+                    chosen.append(ev)
+                    used += len(ev.quote)
+                    covered |= s.terms
+        text = " ".join(f"{defuse_markers(ev.quote)} [{i}]" for i, ev in enumerate(chosen, 1))
+        return Draft(text, chosen, False)
+
+
+def clauses(text: str) -> list[Span]:
+    """Clause spans of one sentence (cut after commas, semicolons, colons and before 'and ...')."""
+    spans: list[Span] = []
+    pos = 0
+    for m in _CLAUSE_END.finditer(text):
+        if m.end() > pos:
+            spans.append(Span(pos, m.end()))
+            pos = m.end()
+    if pos < len(text):
+        spans.append(Span(pos, len(text)))
+    return [s for s in spans if text[s.start : s.end].strip()]
+
+
+def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None = None) -> Evidence:
+    """The contiguous run of clauses within `budget` characters that best answers the question.
+
+    It must keep the answer-bearing part (a wanted name, number or date) where there is one,
+    not merely the densest run of question words.
+    """
+    quote = ev.quote
+    if len(quote) <= budget:
+        return ev
+    parts = clauses(quote)
+    weights = {t: (idf or {}).get(t, 1.0) for t in q.terms}
+    total = sum(weights.values()) or 1.0
+    clause_terms = [set(tokenize(quote[p.start : p.end])) & set(weights) for p in parts]
+    clause_wanted = [wanted_match(q, quote[p.start : p.end]) for p in parts]
+    best: tuple[float, int, int] | None = None
+    for i in range(len(parts)):
+        terms: set[str] = set()
+        for j in range(i, len(parts)):
+            length = parts[j].end - parts[i].start
+            if length > budget:
+                break
+            terms |= clause_terms[j]
+            wanted = sum(clause_wanted[i : j + 1])
+            # question words covered, the wanted kind of answer (more of it for lists), brevity
+            value = sum(weights[t] for t in terms) / total + (1.0 if wanted else 0.0) + 0.03 * wanted - 0.0005 * length
+            if best is None or value > best[0]:
+                best = (value, i, j)
+    if best is None:  # even one clause is too long: keep its start, cut at a space
+        end = quote.rfind(" ", 0, budget)
+        end = end if end > budget // 2 else budget
+        start, stop = 0, end
+    else:
+        start, stop = parts[best[1]].start, parts[best[2]].end
+    piece = quote[start:stop]
+    lead = len(piece) - len(piece.lstrip())
+    piece = piece.strip().rstrip("，,；;：:、")
+    begin = ev.start_char + start + lead
+    return Evidence(ev.chunk, begin, begin + len(piece))
+
+
+def _overlap(a: Evidence, b: Evidence) -> bool:
+    return a.chunk.doc_id == b.chunk.doc_id and a.start_char < b.end_char and b.start_char < a.end_char
+
+
+def _one_per_file(sents: list[Sentence]) -> list[Sentence]:
+    seen: set[str] = set()
+    out = []
+    for s in sents:
+        if s.evidence.chunk.doc_id not in seen:
+            seen.add(s.evidence.chunk.doc_id)
+            out.append(s)
+    return out

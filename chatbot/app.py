@@ -1,0 +1,163 @@
+"""Composition root: `build(settings)` wires the parts into one `Chatbot`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from chatbot.answer import ExtractiveAnswerer, Draft
+from chatbot.chunking import Chunker, offline_encoding
+from chatbot.citations import to_citation
+from chatbot.config import TOKEN_ENCODING, Settings
+from chatbot.embeddings import BundledEmbeddings
+from chatbot.errors import ChatbotError, IndexMissingError, LLMError
+from chatbot.ingest import IngestReport, Ingestor, ingest_lock
+from chatbot.llm import LLMAnswerer
+from chatbot.query import condense, needs_context
+from chatbot.retrieve import Retrieval, Retriever
+from chatbot.store import FileEntry, Store
+from chatbot.types import Answer
+
+log = logging.getLogger(__name__)
+
+
+class Chatbot:
+    """The product behind every surface: ingest, ask, list and read documents."""
+
+    def __init__(self, settings: Settings, embeddings: BundledEmbeddings) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self._store: Store | None = None
+        self._chain: Runnable[dict[str, Any], Answer] | None = None
+        self.extractive = ExtractiveAnswerer(embeddings, settings.max_citations)
+        # A misconfigured endpoint or a broken prompt fails here, at start-up.
+        self.llm: LLMAnswerer | None = LLMAnswerer(settings) if settings.answer_mode == "llm" else None
+
+    # -- parts, opened on first use --------------------------------------------------------
+
+    def store(self, *, create: bool = False) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings, self.embeddings, create=create)
+        return self._store
+
+    def _chunker(self) -> Chunker:
+        enc = offline_encoding(TOKEN_ENCODING, self.settings.cache_dir / "tiktoken")
+        return Chunker(enc, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+
+    def retriever(self) -> Retriever:
+        return Retriever(self.store(), self.embeddings, self.settings.top_k,
+                         mode=self.settings.retrieval, candidates=self.settings.retrieval_candidates)
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: list[Path],
+        *,
+        rebuild: bool = False,
+        progress: bool = True,
+        on_skip: Callable[[str, str], None] | None = None,
+    ) -> IngestReport:
+        if rebuild:
+            with ingest_lock(self.settings.data_dir):
+                self._store = self._chain = None
+                Store.wipe(self.settings)
+        store = self.store(create=True)
+        return Ingestor(store, self._chunker(), self.embeddings).run(paths, progress=progress, on_skip=on_skip)
+
+    def documents(self) -> list[FileEntry]:
+        return sorted(self.store().manifest.files.values(), key=lambda e: e.file)
+
+    def document_text(self, doc_id: str) -> str:
+        return self.store().document_text(doc_id)
+
+    # -- ask -------------------------------------------------------------------------------
+
+    def chain(self) -> Runnable[dict[str, Any], Answer]:
+        """question -> retrieve -> answer, as a LangChain LCEL runnable."""
+        if self._chain is None:
+            retriever = self.retriever()
+
+            def retrieve(inputs: dict[str, Any]) -> Retrieval:
+                return retriever.retrieve(inputs["standalone"], inputs["k"])
+
+            self._chain = RunnablePassthrough.assign(found=RunnableLambda(retrieve)) | RunnableLambda(
+                self._answer_step
+            )
+        return self._chain
+
+    def _answer_step(self, inputs: dict[str, Any]) -> Answer:
+        found: Retrieval = inputs["found"]
+        ranked = found.ranked
+        draft: Draft | None = None
+        mode, prompt, notice = "extractive", "", ""
+        if self.llm is not None and inputs.get("mode", "llm") == "llm":
+            try:
+                draft, prompt = self.llm.answer_with_prompt(found.question, ranked, inputs.get("on_token"))
+                mode = "llm"
+            except LLMError as exc:
+                log.warning("llm answer failed, using extractive: %s", exc)
+                notice = f"The language model could not answer ({exc}). This is the extractive answer."
+        if draft is None:
+            draft = self.extractive.answer(found.question, ranked, found.qvec, found.idf)
+        citations = tuple(to_citation(i, ev) for i, ev in enumerate(draft.evidence, 1))
+        related = tuple(to_citation(i, ev) for i, ev in enumerate(draft.related, 1))
+        return Answer(
+            question=inputs["question"], answer=draft.text, refused=draft.refused,
+            citations=citations, retrieved=tuple(ranked), mode=mode,
+            latency_ms=(time.perf_counter() - inputs["t0"]) * 1000,
+            notice=notice or draft.notice, related=related, prompt=prompt,
+        )
+
+    def warm_up(self) -> None:
+        """Load the model, jieba's dictionary and the index now, not on the first question."""
+        store = self.store()
+        if store.manifest.files:
+            self.ask("warm-up 预热")
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: list[str] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer one question.
+
+        `history` holds the earlier user questions of the conversation (for follow-ups);
+        `mode` picks "extractive" for this question even when LLM mode is configured;
+        `on_token` receives streamed text in LLM mode.
+        """
+        question = question.strip()
+        if not question:
+            raise ChatbotError("The question is empty. Type a question about the documents.")
+        store = self.store()
+        if not store.manifest.files:
+            raise IndexMissingError(str(self.settings.data_dir))
+        t0 = time.perf_counter()
+        standalone = condense(question, history or [])
+        if self.llm is not None and mode != "extractive" and history and needs_context(question):
+            standalone = self.llm.condense(question, history)
+        answer = self.chain().invoke({
+            "question": question, "standalone": standalone, "k": k or self.settings.top_k,
+            "t0": t0, "on_token": on_token, "mode": mode or self.settings.answer_mode,
+        })
+        log.info(
+            "ask q=%r standalone=%r mode=%s refused=%s latency_ms=%.0f retrieved=%s cited=%s",
+            question, standalone, answer.mode, answer.refused, answer.latency_ms,
+            ",".join(f"{sc.chunk.file}#{sc.chunk.seq}:{sc.score:.3f}" for sc in answer.retrieved),
+            ",".join(f"{c.file}@{c.start_char}" for c in answer.citations),
+        )
+        return answer
+
+
+def build(settings: Settings) -> Chatbot:
+    embeddings = BundledEmbeddings(threads=settings.embed_threads, batch_size=settings.embed_batch)
+    return Chatbot(settings, embeddings)

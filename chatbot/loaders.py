@@ -1,0 +1,160 @@
+"""Files to normalized text, with a title and a language.
+
+The normalized text is the single reference for every offset the product hands out:
+citations quote it at [start_char, end_char).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from chatbot.errors import LoadError
+from chatbot.types import LoadedDoc
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown")
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+# Zero-width and other invisible characters that break matching and offsets.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def decode(raw: bytes, path: str) -> str:
+    """Bytes to str: BOMs first, then UTF-8, UTF-16 without BOM, GB18030 (a superset of GBK)."""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec).lstrip("\ufeff")
+            except UnicodeDecodeError as exc:
+                raise LoadError(path, f"starts with a {codec} byte-order mark but is not {codec}") from exc
+    utf16 = _guess_utf16(raw)  # first: ASCII text in UTF-16 is also valid (NUL-ridden) UTF-8
+    if utf16:
+        try:
+            return raw.decode(utf16)
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in raw:
+        raise LoadError(path, "binary file (contains NUL bytes), not text")
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            path, "cannot decode as UTF-8, UTF-16 or GB18030/GBK; save it as UTF-8 and ingest again"
+        ) from exc
+
+
+def _guess_utf16(raw: bytes) -> str | None:
+    """UTF-16 without BOM shows NUL in every other byte for ASCII-heavy text."""
+    if len(raw) < 4 or len(raw) % 2:
+        return None
+    even, odd = raw[0::2], raw[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def normalize(text: str) -> str:
+    """NFC, unix newlines, no invisible or control characters, no trailing spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE)
+    text = _CONTROL.sub("", text)
+    lines = [line.rstrip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def detect_lang(text: str) -> str:
+    """'zh' when CJK characters make up a real share of the letters, else 'en'."""
+    sample = text[:5000]
+    cjk = len(_CJK.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    if cjk == 0:
+        return "en"
+    # one CJK character carries about as much as a short English word
+    return "zh" if cjk * 3 >= latin else "en"
+
+
+def extract_title(text: str, fallback: str) -> str:
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:200]
+    return fallback
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4000]
+    if not sample:
+        return False
+    odd = sum(1 for ch in sample if unicodedata.category(ch) in ("Cc", "Co", "Cn", "Cs") and ch not in "\n\t\r")
+    return odd / len(sample) > 0.1
+
+
+def load_file(path: Path, display_name: str, max_bytes: int) -> LoadedDoc:
+    """Read one file; raise LoadError with a reason the user can act on."""
+    name = str(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise LoadError(name, f"unsupported type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(name, f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB limit; CHATBOT_MAX_FILE_MB raises it)")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(name, f"cannot read: {exc.strerror or exc}") from exc
+    return load_bytes(raw, path.resolve(), display_name)
+
+
+def load_bytes(raw: bytes, source: Path, display_name: str) -> LoadedDoc:
+    name = str(source)
+    if not raw.strip():
+        raise LoadError(name, "empty file")
+    text = decode(raw, name)
+    if _looks_binary(text):
+        raise LoadError(name, "binary file (mostly control characters), not text")
+    text = normalize(text)
+    if not text:
+        raise LoadError(name, "no text after removing whitespace and control characters")
+    return LoadedDoc(
+        source=name,
+        file=display_name,
+        title=extract_title(text, Path(display_name).stem),
+        text=text,
+        lang=detect_lang(text),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str, Path]]:
+    """Yield (file, display name, root) for each supported file under the given paths.
+
+    A directory contributes its files (recursively, hidden ones skipped) named relative to it;
+    a file stands for itself, named by its base name. Unsupported files are yielded too, so
+    that the loader can say why each is skipped.
+    """
+    for root in paths:
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                rel = path.relative_to(root)
+                if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                    continue
+                yield path, rel.as_posix(), root
+        elif root.is_file():
+            yield root, root.name, root.parent

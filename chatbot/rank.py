@@ -1,0 +1,137 @@
+"""Second-stage ranking: features the first stage lacks, combined by weights fitted on the packs.
+
+No reranker model ships offline, so a linear model over a dozen cheap features re-orders the
+union of dense and keyword candidates. Weights live in `ranker.json` beside this file and are
+fitted by `make fit-ranker` (pairwise logistic regression, k-fold cross-validated figures in
+evals/README.md). Dense similarity stays a feature of its own, so a passage in the other
+language can still win when the lexical features are blind to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chatbot.chunking import split_sentences
+from chatbot.query import Question, wanted_match
+from chatbot.terms import is_stop, tokenize
+from chatbot.types import Chunk
+
+WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
+FEATURES = (
+    "dense", "dense_gap", "dense_rr", "bm25", "bm25_rr", "coverage", "sentence_coverage",
+    "bigram", "numbers", "wants_match", "cross", "cross_dense", "title_coverage",
+    "answer_sentence", "phrase",
+)
+
+@dataclass
+class Candidate:
+    chunk: Chunk
+    dense: float
+    bm25: float = 0.0
+    dense_rank: int = 0  # 1-based; 0 when not among the dense candidates
+    bm25_rank: int = 0
+
+
+def _bigrams(text: str) -> set[str]:
+    han = re.sub(r"[^\u3400-\u9fff]", "", text)
+    return {han[i : i + 2] for i in range(len(han) - 1)}
+
+
+def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> np.ndarray:
+    """One row of FEATURES per candidate."""
+    if not cands:
+        return np.zeros((0, len(FEATURES)), dtype=np.float64)
+    total = sum(idf.get(t, 0.0) for t in q.terms) or 1.0
+    top_dense = max(c.dense for c in cands)
+    top_bm25 = max(c.bm25 for c in cands) or 1.0
+    q_bi = _bigrams(q.text) if q.lang == "zh" else set()
+    numbers = [n.replace(",", "") for n in q.numbers]
+    q_seq = tokenize(q.text)
+    q_pairs = {(a, b) for a, b in zip(q_seq, q_seq[1:]) if not (is_stop(a) and is_stop(b))}
+    rows = []
+    for c in cands:
+        text = c.chunk.text
+        terms = set(tokenize(text))
+        cov = sum(idf.get(t, 0.0) for t in q.terms if t in terms) / total
+        best_sent = answer_sent = 0.0
+        for span in split_sentences(text):
+            sentence = text[span.start : span.end]
+            sterms = set(tokenize(sentence))
+            sc = sum(idf.get(t, 0.0) for t in q.terms if t in sterms) / total
+            best_sent = max(best_sent, sc)
+            if q.wants and sc > answer_sent and wanted_match(q, sentence):
+                answer_sent = sc
+        seq = tokenize(text)
+        pairs = set(zip(seq, seq[1:]))
+        phrase = sum(p in pairs for p in q_pairs) / len(q_pairs) if q_pairs else 0.0
+        title_terms = set(tokenize(c.chunk.title))
+        title_cov = sum(idf.get(t, 0.0) for t in q.terms if t in title_terms) / total
+        bigram = len(q_bi & _bigrams(text)) / len(q_bi) if q_bi else cov
+        flat = text.replace(",", "")
+        num_match = sum(n in flat for n in numbers) / len(numbers) if numbers else 0.0
+        wants = 1.0 if wanted_match(q, text) else 0.0
+        cross = 1.0 if c.chunk.lang != q.lang else 0.0
+        rows.append([
+            c.dense, c.dense - top_dense, 1.0 / c.dense_rank if c.dense_rank else 0.0,
+            c.bm25 / top_bm25, 1.0 / c.bm25_rank if c.bm25_rank else 0.0,
+            cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
+            answer_sent, phrase,
+        ])
+    return np.asarray(rows, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Ranker:
+    weights: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros(0)
+        return ((x - self.mean) / self.scale) @ self.weights
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_PATH) -> Ranker:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted for other features; run `make fit-ranker`")
+        return cls(np.asarray(data["weights"]), np.asarray(data["mean"]), np.asarray(data["scale"]))
+
+    def save(self, path: Path, extra: dict[str, object]) -> None:
+        data = {"features": list(FEATURES), "weights": self.weights.round(6).tolist(),
+                "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(), **extra}
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def fit(groups: Sequence[tuple[np.ndarray, np.ndarray]], l2: float = 1.0, epochs: int = 300) -> Ranker:
+    """Pairwise logistic regression: every (relevant, irrelevant) pair of one question.
+
+    `groups` holds, per question, the feature rows of its candidates and 0/1 relevance.
+    """
+    allx = np.vstack([x for x, _ in groups if len(x)])
+    mean, scale = allx.mean(axis=0), allx.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    diffs = []
+    for x, y in groups:
+        z = (x - mean) / scale
+        pos, neg = z[y > 0], z[y <= 0]
+        if len(pos) and len(neg):
+            d = (pos[:, None, :] - neg[None, :, :]).reshape(-1, z.shape[1])
+            diffs.append(d / math.sqrt(len(d)))  # each question weighs about the same
+    d = np.vstack(diffs)
+    w = np.zeros(d.shape[1])
+    lr = 0.5
+    for _ in range(epochs):  # plain gradient descent on a convex loss: deterministic
+        m = d @ w
+        p = 1.0 / (1.0 + np.exp(np.clip(m, -30, 30)))
+        grad = -(d * p[:, None]).sum(axis=0) / len(groups) + l2 * w / len(groups)
+        w -= lr * grad
+    return Ranker(w, mean, scale)

@@ -1,0 +1,112 @@
+"""Question to ranked, de-duplicated chunks: dense + keyword candidates, fused, re-ranked.
+
+Modes (Settings.retrieval), kept side by side for the ablation in evals/README.md:
+- dense:   Chroma nearest neighbours only
+- keyword: BM25 (SQLite FTS5) only
+- fused:   union of both, min-max normalised scores averaged
+- ranked:  the union re-ordered by the fitted second stage (`chatbot.rank`), the default
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from chatbot.embeddings import BundledEmbeddings
+from chatbot.query import Question
+from chatbot.rank import Candidate, Ranker, features
+from chatbot.store import Store
+from chatbot.types import ScoredChunk
+
+log = logging.getLogger(__name__)
+MODES = ("dense", "keyword", "fused", "ranked")
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    question: Question
+    ranked: list[ScoredChunk]
+    qvec: np.ndarray  # the question's embedding, reused by the answerer
+    idf: dict[str, float]  # corpus IDF of the question's terms
+
+
+class Retriever:
+    def __init__(self, store: Store, embeddings: BundledEmbeddings, top_k: int, *,
+                 mode: str = "ranked", candidates: int = 30, ranker: Ranker | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"retrieval mode {mode!r} is not one of {MODES}")
+        self.store = store
+        self.embeddings = embeddings
+        self.top_k = top_k
+        self.mode = mode
+        self.n_candidates = candidates
+        self.ranker = ranker if ranker is not None else (Ranker.load() if mode == "ranked" else None)
+
+    def candidates(self, q: Question, qvec: np.ndarray) -> list[Candidate]:
+        """Union of dense and keyword candidates, each with both scores."""
+        n = self.n_candidates
+        by_id: dict[str, Candidate] = {}
+        if self.mode != "keyword":
+            for rank, sc in enumerate(self.store.dense_search(qvec, n), 1):
+                by_id[sc.chunk.id] = Candidate(sc.chunk, sc.dense, dense_rank=rank)
+        if self.mode != "dense":
+            hits = self.store.keywords.search(q.terms, n)
+            missing = [cid for cid, _ in hits if cid not in by_id]
+            for chunk, vec in self.store.get_with_vectors(missing):
+                by_id[chunk.id] = Candidate(chunk, float(vec @ qvec))
+            for rank, (cid, score) in enumerate(hits, 1):
+                if cid in by_id:
+                    by_id[cid].bm25, by_id[cid].bm25_rank = score, rank
+            if self.mode != "keyword":
+                unscored = [cid for cid, c in by_id.items() if not c.bm25_rank]
+                for cid, score in self.store.keywords.search(q.terms, len(unscored), within=unscored):
+                    by_id[cid].bm25 = score
+        return list(by_id.values())
+
+    def order(self, q: Question, cands: list[Candidate], idf: dict[str, float]) -> list[tuple[Candidate, float]]:
+        if not cands:
+            return []
+        if self.mode == "dense":
+            scores = np.array([c.dense for c in cands])
+        elif self.mode == "keyword":
+            cands = [c for c in cands if c.bm25_rank]
+            scores = np.array([c.bm25 for c in cands])
+        elif self.mode == "fused":
+            scores = 0.5 * _minmax([c.dense for c in cands]) + 0.5 * _minmax([c.bm25 for c in cands])
+        else:
+            assert self.ranker is not None
+            scores = self.ranker.score(features(q, cands, idf))
+        order = np.argsort(-scores, kind="stable")
+        return [(cands[i], float(scores[i])) for i in order]
+
+    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+        k = k or self.top_k
+        q = Question.parse(question)
+        qvec = self.embeddings.embed_array([question])[0]
+        idf = self.store.keywords.idf(list(q.terms))
+        ordered = self.order(q, self.candidates(q, qvec), idf)
+        ranked = [
+            ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered
+        ]
+        return Retrieval(question=q, ranked=dedupe(ranked)[:k], qvec=qvec, idf=idf)
+
+
+def _minmax(values: list[float]) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    lo, hi = arr.min(), arr.max()
+    return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+
+
+def dedupe(ranked: list[ScoredChunk]) -> list[ScoredChunk]:
+    """Keep the first of chunks whose whitespace-free text is identical (near-duplicate copies)."""
+    seen: set[str] = set()
+    out = []
+    for sc in ranked:
+        key = "".join(sc.chunk.text.split())
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(sc)
+    return out

@@ -1,0 +1,34 @@
+"""Turn an eval's metrics.json into a committed baseline: the gated metrics, overall and per language.
+
+    python evals/baseline.py eval-out/seeds/metrics.json evals/baselines/seeds.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from chatbot.evals import DEFAULT_TOLERANCE, HIGHER_IS_BETTER, LOWER_IS_BETTER  # noqa: E402
+
+
+def strip(m: dict[str, object]) -> dict[str, object]:
+    return {k: m[k] for k in HIGHER_IS_BETTER + LOWER_IS_BETTER if m.get(k) is not None}
+
+
+def main(src: str, dst: str) -> None:
+    metrics = json.loads(Path(src).read_text(encoding="utf-8"))
+    base = {
+        "source": metrics.get("meta", {}),
+        "tolerance": {"default": DEFAULT_TOLERANCE},
+        "overall": strip(metrics["overall"]),
+        "by_lang": {k: strip(v) for k, v in metrics["by_lang"].items()},
+    }
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    Path(dst).write_text(json.dumps(base, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {dst}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

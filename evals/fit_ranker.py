@@ -1,0 +1,161 @@
+"""Fit the second-stage ranker on the eval packs and regenerate the ablation table.
+
+    make fit-ranker      # fit, write chatbot/ranker.json, update the table in evals/README.md
+    make ablation        # only measure with the committed weights and update the table
+
+Every pack is indexed into a fresh temporary store. Figures for the fitted ranker are k-fold
+cross-validated by question (each question is scored by weights fitted without it); the
+in-sample figure is shown beside them to make over-fitting visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chatbot.app import build  # noqa: E402 - after the path set-up above
+from chatbot.config import Settings  # noqa: E402
+from chatbot.evals import EvalQuestion, load_pack  # noqa: E402
+from chatbot.query import Question  # noqa: E402
+from chatbot.rank import WEIGHTS_PATH, Candidate, Ranker, features, fit  # noqa: E402
+from chatbot.retrieve import Retriever  # noqa: E402
+
+PACKS = [ROOT / "evals" / "seeds", ROOT.parent / "shared" / "evals" / "rgb-dev"]
+FOLDS = 5
+BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
+
+
+@dataclass
+class Item:
+    pack: str
+    q: EvalQuestion
+    cands: list[Candidate]
+    x: np.ndarray
+    y: np.ndarray
+    fold: int
+
+
+def collect(pack: Path, k: int) -> list[Item]:
+    items = []
+    with tempfile.TemporaryDirectory(prefix="chatbot-fit-") as tmp:
+        bot = build(Settings(data_dir=Path(tmp)))
+        bot.ingest([pack / "corpus"], progress=False)
+        store = bot.store()
+        retriever = Retriever(store, bot.embeddings, k, mode="fused", candidates=30)
+        for q in load_pack(pack):
+            if not q.answerable:
+                continue
+            parsed = Question.parse(q.question)
+            qvec = bot.embeddings.embed_array([q.question])[0]
+            cands = retriever.candidates(parsed, qvec)
+            x = features(parsed, cands, store.keywords.idf(list(parsed.terms)))
+            y = np.array([1.0 if c.chunk.file in q.gold_files else 0.0 for c in cands])
+            fold = int(hashlib.sha256(q.id.encode()).hexdigest(), 16) % FOLDS
+            items.append(Item(pack.name, q, cands, x, y, fold))
+    return items
+
+
+def file_rank(item: Item, scores: np.ndarray) -> int:
+    files: list[str] = []
+    for i in np.argsort(-scores, kind="stable"):
+        f = item.cands[i].chunk.file
+        if f not in files:
+            files.append(f)
+    return next((r for r, f in enumerate(files, 1) if f in item.q.gold_files), 0)
+
+
+def baseline_scores(item: Item, mode: str) -> np.ndarray:
+    dense = np.array([c.dense for c in item.cands])
+    bm25 = np.array([c.bm25 if c.bm25_rank else -1.0 for c in item.cands])
+    if mode == "dense":
+        return np.where([c.dense_rank > 0 for c in item.cands], dense, -9.0)
+    if mode == "keyword":
+        return np.where([c.bm25_rank > 0 for c in item.cands], bm25, -9.0)
+    def mm(a: np.ndarray) -> np.ndarray:
+        return (a - a.min()) / (a.max() - a.min()) if a.max() > a.min() else np.zeros_like(a)
+    return 0.5 * mm(dense) + 0.5 * mm(np.array([c.bm25 for c in item.cands]))
+
+
+def summarize(ranks: list[int]) -> tuple[float, float, float]:
+    n = len(ranks) or 1
+    return (sum(r == 1 for r in ranks) / n, sum(0 < r <= 5 for r in ranks) / n,
+            sum(1 / r for r in ranks if r) / n)
+
+
+def scopes(items: list[Item]) -> list[tuple[str, list[int]]]:
+    out = []
+    for pack in dict.fromkeys(i.pack for i in items):
+        idx = [n for n, i in enumerate(items) if i.pack == pack]
+        out.append((f"{pack} all", idx))
+        for lang in ("en", "zh"):
+            out.append((f"{pack} {lang}", [n for n in idx if items[n].q.lang == lang]))
+        cross = [n for n in idx if items[n].q.category == "cross-language"]
+        if cross:
+            out.append((f"{pack} cross-language", cross))
+    return out
+
+
+def table(items: list[Item], columns: dict[str, list[int]]) -> str:
+    lines = ["| scope | n | " + " | ".join(f"{c} hit@1 / hit@5 / MRR" for c in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for name, idx in scopes(items):
+        cells = []
+        for ranks in columns.values():
+            h1, h5, mrr = summarize([ranks[n] for n in idx])
+            cells.append(f"{h1:.3f} / {h5:.3f} / {mrr:.3f}")
+        lines.append(f"| {name} | {len(idx)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fit", action="store_true", help="fit and write chatbot/ranker.json")
+    args = parser.parse_args()
+    packs = [p for p in PACKS if (p / "questions.jsonl").exists()]
+    items = [it for p in packs for it in collect(p, 6)]
+    groups = [(i.x, i.y) for i in items]
+    columns: dict[str, list[int]] = {
+        m: [file_rank(i, baseline_scores(i, m)) for i in items] for m in ("dense", "keyword", "fused")
+    }
+    cv = [0] * len(items)
+    for fold in range(FOLDS):
+        train = [g for g, i in zip(groups, items) if i.fold != fold]
+        ranker = fit(train)
+        for n, i in enumerate(items):
+            if i.fold == fold:
+                cv[n] = file_rank(i, ranker.score(i.x))
+    columns["ranked (5-fold CV)"] = cv
+    final = fit(groups) if args.fit else Ranker.load()
+    columns["ranked (in-sample)" if args.fit else "ranked (committed weights)"] = [
+        file_rank(i, final.score(i.x)) for i in items
+    ]
+    if args.fit:
+        h1, h5, mrr = summarize(cv)
+        final.save(WEIGHTS_PATH, {"fitted_on": [p.name for p in packs], "questions": len(items),
+                                  "cv_hit@1": round(h1, 4), "cv_hit@5": round(h5, 4), "cv_mrr": round(mrr, 4)})
+        print(f"wrote {WEIGHTS_PATH}")
+    text = table(items, columns)
+    print(text)
+    readme = ROOT / "evals" / "README.md"
+    body = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    block = (f"{BEGIN}\nAnswerable questions only; a hit is a gold file among the retrieved files. "
+             f"Regenerate with `make ablation` (or `make fit-ranker`).\n\n{text}\n{END}")
+    if BEGIN in body and END in body:
+        body = body[: body.index(BEGIN)] + block + body[body.index(END) + len(END):]
+    else:
+        body += f"\n## Retrieval ablation\n{block}\n"
+    readme.write_text(body, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
