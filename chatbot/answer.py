@@ -67,6 +67,10 @@ class ExtractiveAnswerer:
     min_coverage = 0.25
     min_similarity = 0.25
     cross_lang_chunks = 4
+    need_wanted = False
+    strict_extra = False
+    wanted_bonus = 0.15
+    look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
 
     def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
         self.embeddings = embeddings
@@ -100,7 +104,7 @@ class ExtractiveAnswerer:
             s.wanted = wanted_match(q, s.evidence.quote)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
             evidence = max(cov, 1.6 * s.similarity)
-            s.score = (evidence + (0.15 if s.wanted else 0.0) + 0.12 / (1 + s.rank)
+            s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
 
     def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:
@@ -110,6 +114,8 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(n.replace(",", "") in seen for n in q.numbers):
                 return False
+        if self.need_wanted and q.wants and not s.wanted:
+            return False  # asked for a date, a number or a name, and the sentence holds none
         return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
 
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
@@ -119,12 +125,15 @@ class ExtractiveAnswerer:
             return Draft(REFUSAL[q.lang], [], True)
         self.score(q, sents, idf or {}, qvec)
         sents.sort(key=lambda s: s.score, reverse=True)
-        best = sents[0]
-        if not self.supported(q, best, ranked):
+        best = next((s for s in sents[:self.look_at] if self.supported(q, s, ranked)), None)
+        if best is None:
             related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)
         budget = BUDGET.get(q.lang, 300)
-        first = shorten(q, best.evidence, int(budget * 0.6), idf)  # leave room for a second quote
+        # leave room for a second quote, unless the passage is in the other language: its clauses
+        # are judged by similarity alone, so cutting it hard loses the answer too often
+        share = 0.6 if best.evidence.chunk.lang == q.lang else 1.0
+        first = self.shorten(q, best.evidence, int(budget * share), idf, qvec)
         chosen, used = [first], len(first.quote)
         covered = set(best.terms)
         for s in sents[1:]:
@@ -134,14 +143,24 @@ class ExtractiveAnswerer:
                 continue
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
             other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for ev in chosen)
-            if adds_terms or other_file:
-                ev = shorten(q, s.evidence, budget - used, idf)
+            if adds_terms or (other_file and not self.strict_extra):
+                ev = self.shorten(q, s.evidence, budget - used, idf, qvec)
                 if len(ev.quote) <= budget - used:
                     chosen.append(ev)
                     used += len(ev.quote)
                     covered |= s.terms
         text = " ".join(f"{defuse_markers(ev.quote)} [{i}]" for i, ev in enumerate(chosen, 1))
         return Draft(text, chosen, False)
+
+    def shorten(self, q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None,
+                qvec: np.ndarray | None) -> Evidence:
+        """`shorten`, judging clauses of a passage in the other language by embedding similarity
+        (the question's words cannot match them)."""
+        if len(ev.quote) <= budget or ev.chunk.lang == q.lang or qvec is None:
+            return shorten(q, ev, budget, idf)
+        texts = [ev.quote[p.start : p.end] for p in clauses(ev.quote)]
+        sims = [float(x) for x in self.embeddings.embed_array(texts) @ qvec]
+        return shorten(q, ev, budget, idf, clause_relevance=sims)
 
 
 def clauses(text: str) -> list[Span]:
@@ -157,11 +176,13 @@ def clauses(text: str) -> list[Span]:
     return [s for s in spans if text[s.start : s.end].strip()]
 
 
-def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None = None) -> Evidence:
+def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None = None,
+            clause_relevance: Sequence[float] | None = None) -> Evidence:
     """The contiguous run of clauses within `budget` characters that best answers the question.
 
     It must keep the answer-bearing part (a wanted name, number or date) where there is one,
-    not merely the densest run of question words.
+    not merely the densest run of question words. `clause_relevance`, one score per clause,
+    replaces the question-word coverage where the words cannot match (another language).
     """
     quote = ev.quote
     if len(quote) <= budget:
@@ -181,7 +202,11 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
             terms |= clause_terms[j]
             wanted = sum(clause_wanted[i : j + 1])
             # question words covered, the wanted kind of answer (more of it for lists), brevity
-            value = sum(weights[t] for t in terms) / total + (1.0 if wanted else 0.0) + 0.03 * wanted - 0.0005 * length
+            if clause_relevance is not None:
+                relevance = max(clause_relevance[i : j + 1])
+            else:
+                relevance = sum(weights[t] for t in terms) / total
+            value = relevance + (1.0 if wanted else 0.0) + 0.03 * wanted - 0.0005 * length
             if best is None or value > best[0]:
                 best = (value, i, j)
     if best is None:  # even one clause is too long: keep its start, cut at a space
