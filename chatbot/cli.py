@@ -32,10 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=7860)
 
-    ev = sub.add_parser("eval", help="run an eval pack and write a report")
+    ev = sub.add_parser("eval", help="run an eval pack and write a report, or compare two runs")
     ev.add_argument("--pack", type=Path, default=Path("evals/seeds"))
-    ev.add_argument("--out", type=Path, default=Path("eval-out"))
-    ev.add_argument("--baseline", type=Path, default=None, help="metrics.json to gate on")
+    ev.add_argument("--out", type=Path, default=None,
+                    help="where results, metrics and reports go (default eval-out; with --compare: NEW_OUT)")
+    ev.add_argument("--baseline", type=Path, default=None, help="baseline JSON to gate on (exit 2 on a drop)")
+    ev.add_argument("--judge", action="store_true",
+                    help="also grade answers with an LLM judge (needs an endpoint; reported apart, not gated)")
+    ev.add_argument("--compare", nargs=2, type=Path, metavar=("OLD_OUT", "NEW_OUT"), default=None,
+                    help="compare two earlier runs' output folders instead of running; writes compare.md")
     return p
 
 
@@ -104,9 +109,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         serve(build(settings), host=args.host, port=args.port)
         return 0
     if args.command == "eval":
+        if args.compare:
+            if args.baseline or args.judge:
+                raise ChatbotError("--compare reads two finished runs; --baseline and --judge apply to a new run. "
+                                   "Run the eval with them first, then compare.")
+            from chatbot.compare import run_compare
+
+            return run_compare(args.compare[0], args.compare[1], args.out)
         from chatbot.evals import run_eval
 
-        return run_eval(settings, args.pack, args.out, args.baseline)
+        return run_eval(settings, args.pack, args.out or Path("eval-out"), args.baseline, judge=args.judge)
     raise AssertionError(args.command)
 
 

@@ -1,4 +1,9 @@
-"""Eval packs: load, run through a fresh isolated Chatbot, score, write reports, gate on a baseline."""
+"""Eval packs: load, run through a fresh isolated Chatbot, score, gate on a baseline.
+
+Reports (report.md, report.html) are rendered by `chatbot.report`, run-to-run comparisons by
+`chatbot.compare`, the optional LLM-judged metrics by `chatbot.judge`; what produced a run (commit,
+settings, prompts) comes from `chatbot.provenance`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import json
 import logging
 import re
 import statistics
-import subprocess
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from typing import Any
 from chatbot.citations import MARKER, check
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
+from chatbot.provenance import provenance
 from chatbot.types import Answer
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,8 @@ class EvalQuestion:
     gold_files: tuple[str, ...]
     answerable: bool
     category: str = ""
+    conversation: str = ""  # questions sharing it form one conversation, asked in `turn` order
+    turn: int = 1
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> EvalQuestion:
@@ -45,6 +52,7 @@ class EvalQuestion:
             id=str(obj["id"]), lang=str(obj.get("lang", "en")), question=str(obj["question"]),
             answers=tuple(obj.get("answers") or ()), gold_files=tuple(obj.get("gold_files") or ()),
             answerable=bool(obj.get("answerable", True)), category=str(obj.get("category", "")),
+            conversation=str(obj.get("conversation") or ""), turn=int(obj.get("turn") or 1),
         )
 
 
@@ -57,9 +65,42 @@ def load_pack(pack: Path) -> list[EvalQuestion]:
         if line.strip():
             try:
                 out.append(EvalQuestion.from_json(json.loads(line)))
-            except (ValueError, KeyError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise ChatbotError(f"{qfile}:{lineno}: not a valid question record ({exc})") from exc
+    _check_pack(qfile, out)
     return out
+
+
+def _check_pack(qfile: Path, questions: list[EvalQuestion]) -> None:
+    ids = [q.id for q in questions]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ChatbotError(f"{qfile}: duplicate ids {', '.join(dupes)}. Give every question its own id.")
+    turns: dict[str, list[int]] = defaultdict(list)
+    for q in questions:
+        if q.conversation:
+            turns[q.conversation].append(q.turn)
+    for conv, got in turns.items():
+        if sorted(got) != list(range(1, len(got) + 1)):
+            raise ChatbotError(
+                f"{qfile}: conversation {conv!r} has turns {sorted(got)}; number its questions 1, 2, 3 ... "
+                "without gaps or repeats.")
+
+
+def histories(questions: list[EvalQuestion]) -> dict[str, list[str]]:
+    """For each question id, the earlier questions of its conversation, oldest first."""
+    convs: dict[str, list[EvalQuestion]] = defaultdict(list)
+    for q in questions:
+        if q.conversation:
+            convs[q.conversation].append(q)
+    out: dict[str, list[str]] = {}
+    for q in questions:
+        earlier = sorted((p for p in convs.get(q.conversation, []) if p.turn < q.turn), key=lambda p: p.turn)
+        out[q.id] = [p.question for p in earlier] if q.conversation else []
+    return out
+
+
+# -- scoring ------------------------------------------------------------------------------
 
 
 def _squash(text: str, lang: str) -> str:
@@ -76,20 +117,38 @@ def is_concise(q: EvalQuestion, answer_text: str) -> bool:
     return len(MARKER.sub("", answer_text).strip()) <= CONCISE_CHARS.get(q.lang, 300)
 
 
-def score_row(q: EvalQuestion, ans: Answer, invalid: int) -> dict[str, Any]:
+def gold_rank(retrieved_files: list[str], gold_files: tuple[str, ...]) -> int:
+    """1-based rank of the first gold file among the retrieved files; 0 when none was retrieved."""
+    gold = set(gold_files)
+    return next((i for i, f in enumerate(retrieved_files, 1) if f in gold), 0)
+
+
+def passed(row: dict[str, Any]) -> bool:
+    """A question passes when it is answered correctly, or refused when it is unanswerable."""
+    return bool(row["correct"] if row["answerable"] else row["refused"])
+
+
+def score_row(q: EvalQuestion, ans: Answer, invalid: int, history: list[str] | None = None) -> dict[str, Any]:
     retrieved = ans.retrieved_files()
+    best: dict[str, float] = {}
+    for sc in ans.retrieved:
+        best.setdefault(sc.chunk.file, sc.score)
     gold = set(q.gold_files)
-    rank = next((i for i, f in enumerate(retrieved, 1) if f in gold), 0)
     cited = [c.file for c in ans.citations]
     correct = q.answerable and not ans.refused and answer_correct(q, ans.answer)
-    return {
+    row = {
         "id": q.id, "lang": q.lang, "category": q.category, "answerable": q.answerable,
+        "conversation": q.conversation, "turn": q.turn, "history": list(history or []),
         "question": q.question, "answer": ans.answer, "refused": ans.refused,
-        "citations": [{"file": c.file, "quote": c.quote, "start_char": c.start_char, "end_char": c.end_char} for c in ans.citations],
+        "citations": [{"n": c.n, "file": c.file, "quote": c.quote, "start_char": c.start_char,
+                       "end_char": c.end_char} for c in ans.citations],
         "retrieved": retrieved,
+        "file_scores": [round(best[f], 4) for f in retrieved],
         "scores": [round(sc.score, 4) for sc in ans.retrieved],
+        "gold_files": list(q.gold_files),
+        "expected": list(q.answers),
         "latency_ms": round(ans.latency_ms, 1),
-        "gold_rank": rank,
+        "gold_rank": gold_rank(retrieved, q.gold_files),
         "correct": correct,
         "concise_correct": correct and is_concise(q, ans.answer),
         "cited_gold": sum(f in gold for f in cited),
@@ -97,7 +156,10 @@ def score_row(q: EvalQuestion, ans: Answer, invalid: int) -> dict[str, Any]:
         "invalid_citations": invalid,
         "mode": ans.mode,
         "prompt": ans.prompt,
+        "notice": ans.notice,
     }
+    row["passed"] = passed(row)
+    return row
 
 
 def _rate(num: float, den: float) -> float | None:
@@ -111,6 +173,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     answered = [r for r in ans if not r["refused"]]
     m: dict[str, Any] = {
         "n": len(rows), "n_answerable": len(ans), "n_unanswerable": len(una),
+        "pass_rate": _rate(sum(passed(r) for r in rows), len(rows)),
         "hit@1": _rate(sum(r["gold_rank"] == 1 for r in ans), len(ans)),
         "hit@5": _rate(sum(0 < r["gold_rank"] <= 5 for r in ans), len(ans)),
         "mrr": _rate(sum(1 / r["gold_rank"] for r in ans if r["gold_rank"]), len(ans)),
@@ -130,42 +193,58 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def compute_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     by_lang: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_turn: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_lang[r["lang"]].append(r)
         if r["category"]:
             by_cat[r["category"]].append(r)
+        if r.get("conversation"):
+            by_turn["follow-up" if r.get("turn", 1) > 1 else "first turn"].append(r)
     return {
         "overall": aggregate(rows),
         "by_lang": {k: aggregate(v) for k, v in sorted(by_lang.items())},
         "by_category": {k: aggregate(v) for k, v in sorted(by_cat.items())},
+        "by_turn": {k: aggregate(v) for k, v in sorted(by_turn.items())},
     }
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=False, cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+def scopes(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, metrics) for overall and every split, in report order."""
+    out = [("overall", metrics["overall"])]
+    for key, label in (("by_lang", "lang"), ("by_category", "category"), ("by_turn", "turn")):
+        out += [(f"{label}={k}", v) for k, v in metrics.get(key, {}).items()]
+    return out
+
+
+# -- running --------------------------------------------------------------------------------
 
 
 def run_pack(settings: Settings, pack: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Index the pack's corpus into a fresh temporary store and ask every question."""
+    """Index the pack's corpus into a fresh temporary store and ask every question.
+
+    Questions of one conversation are asked with the earlier questions as history.
+    """
     from chatbot.app import build
 
     questions = load_pack(pack)
+    history = histories(questions)
     with tempfile.TemporaryDirectory(prefix="chatbot-eval-") as tmp:
         isolated = settings.model_copy(update={"data_dir": Path(tmp), "chroma_host": None})
         bot = build(isolated)
+        prompts = ({"answer": bot.llm.answer_prompt.id, "condense": bot.llm.condense_prompt.id}
+                   if bot.llm is not None else {})
+        run = provenance(isolated, prompts)
         report = bot.ingest([pack / "corpus"], progress=False)
         rows = []
         for q in questions:
-            ans = bot.ask(q.question)
+            ans = bot.ask(q.question, history=history[q.id])
             invalid = len(check(ans.answer, ans.citations, bot.document_text))
-            rows.append(score_row(q, ans, invalid))
+            row = score_row(q, ans, invalid, history[q.id])
+            row["run"] = {k: v for k, v in run.items() if k != "prompts"} | {"prompt": ans.prompt or None}
+            rows.append(row)
     metrics = compute_metrics(rows)
     metrics["meta"] = {
-        "pack": pack.name, "commit": _commit(), "settings": isolated.public(),
+        "pack": pack.resolve().name, **run, "settings": isolated.public(),
         "corpus_files": len(report.added), "skipped_files": len(report.skipped),
         "ingest_seconds": round(report.seconds, 1),
     }
@@ -173,13 +252,17 @@ def run_pack(settings: Settings, pack: Path) -> tuple[list[dict[str, Any]], dict
 
 
 def gate(metrics: dict[str, Any], baseline: dict[str, Any], tolerance: float = DEFAULT_TOLERANCE) -> list[str]:
-    """Metrics that dropped below the baseline (overall and per language)."""
+    """Metrics that dropped below the baseline (overall, per language, per category if the baseline has them).
+
+    The baseline's `tolerance` maps metric names (or "default") to the drop allowed.
+    """
     failures = []
-    scopes = [("overall", metrics["overall"], baseline.get("overall", {}))]
-    for lang, base in baseline.get("by_lang", {}).items():
-        scopes.append((lang, metrics["by_lang"].get(lang, {}), base))
+    checks = [("overall", metrics["overall"], baseline.get("overall", {}))]
+    for key in ("by_lang", "by_category"):
+        for name, base in baseline.get(key, {}).items():
+            checks.append((name, metrics.get(key, {}).get(name, {}), base))
     tolerances = baseline.get("tolerance", {})
-    for scope, got, base in scopes:
+    for scope, got, base in checks:
         for name in HIGHER_IS_BETTER + LOWER_IS_BETTER:
             b, g = base.get(name), got.get(name)
             if b is None or g is None:
@@ -192,47 +275,50 @@ def gate(metrics: dict[str, Any], baseline: dict[str, Any], tolerance: float = D
     return failures
 
 
-def _fmt(v: Any) -> str:
-    return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+def fmt(v: Any, name: str = "") -> str:
+    """A metric for reports: rates with 3 decimals, milliseconds with 1, "–" when undefined."""
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.1f}" if name.startswith("latency") else f"{v:.3f}"
+    return str(v)
 
 
-def render_markdown(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
-    cols = ["n", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
-            "citation_recall", "refusal_rate", "false_refusal_rate", "invalid_citations",
-            "latency_p50_ms", "latency_p95_ms"]
-    meta = metrics.get("meta", {})
-    lines = [f"# Eval report: {meta.get('pack', '')}", "",
-             f"commit `{meta.get('commit')}`; settings: `{json.dumps(meta.get('settings'), ensure_ascii=False)}`", "",
-             "| scope | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    scopes = [("overall", metrics["overall"])] + [(f"lang={k}", v) for k, v in metrics["by_lang"].items()]
-    scopes += [(f"category={k}", v) for k, v in metrics["by_category"].items()]
-    for name, m in scopes:
-        lines.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in cols) + " |")
-    lines += ["", "## Questions", "", "| id | ok | refused | gold rank | question | answer |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        ok = "✓" if (r["correct"] if r["answerable"] else r["refused"]) else "✗"
-        answer = r["answer"].replace("|", "\\|").replace("\n", " ")[:200]
-        question = r["question"].replace("|", "\\|")
-        lines.append(f"| {r['id']} | {ok} | {r['refused']} | {r['gold_rank'] or '–'} | {question} | {answer} |")
-    return "\n".join(lines) + "\n"
+def write_outputs(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
+    from chatbot.report import render_html, render_markdown
 
-
-def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None) -> int:
-    rows, metrics = run_pack(settings, pack)
     out.mkdir(parents=True, exist_ok=True)
     with (out / "results.jsonl").open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "report.md").write_text(render_markdown(rows, metrics), encoding="utf-8")
+    (out / "report.html").write_text(render_html(rows, metrics), encoding="utf-8")
+    return ["results.jsonl", "metrics.json", "report.md", "report.html"]
+
+
+def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, judge: bool = False) -> int:
+    if baseline is not None and not baseline.is_file():
+        raise ChatbotError(f"Baseline {baseline} not found. Create one with "
+                           f"`python evals/baseline.py OUT/metrics.json {baseline}` (or `make baselines`).")
+    judge_runner = None
+    if judge:
+        from chatbot.judge import Judge
+
+        judge_runner = Judge(settings)  # a missing endpoint or a broken prompt fails before the run
+    rows, metrics = run_pack(settings, pack)
+    if judge_runner is not None:
+        metrics["judged"] = judge_runner.judge_rows(rows)
+    written = write_outputs(out, rows, metrics)
     o = metrics["overall"]
-    print(f"{pack.name}: " + ", ".join(f"{k}={_fmt(o[k])}" for k in (
-        "n", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
+    print(f"{pack.name}: " + ", ".join(f"{k}={fmt(o[k], k)}" for k in (
+        "n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
         "refusal_rate", "false_refusal_rate", "invalid_citations", "latency_p50_ms")))
-    print(f"wrote {out}/results.jsonl, metrics.json, report.md")
+    if "judged" in metrics:
+        j = metrics["judged"]["overall"]
+        print("judged (LLM, not gated): " + ", ".join(f"{k}={fmt(v)}" for k, v in j.items()))
+    print(f"wrote {out}/" + ", ".join(written))
     if baseline is not None:
-        if not baseline.is_file():
-            raise ChatbotError(f"Baseline {baseline} not found. Create one by copying an eval's metrics.json.")
         failures = gate(metrics, json.loads(baseline.read_text(encoding="utf-8")))
         if failures:
             print("REGRESSION against " + str(baseline) + ":\n  " + "\n  ".join(failures))

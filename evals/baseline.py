@@ -1,5 +1,9 @@
 """Turn an eval's metrics.json into a committed baseline: the gated metrics, overall and per language.
 
+Per-metric tolerances already in the target file (`"tolerance": {"default": 0.005, "mrr": 0.01}`)
+are kept, and so is the choice of gating categories: when the old baseline has a `by_category`
+block (added by hand), the same categories are refreshed from the new run.
+
     python evals/baseline.py eval-out/seeds/metrics.json evals/baselines/seeds.json
 """
 
@@ -19,12 +23,17 @@ def strip(m: dict[str, object]) -> dict[str, object]:
 
 def main(src: str, dst: str) -> None:
     metrics = json.loads(Path(src).read_text(encoding="utf-8"))
+    old = json.loads(Path(dst).read_text(encoding="utf-8")) if Path(dst).is_file() else {}
+    tolerance = old.get("tolerance", {"default": DEFAULT_TOLERANCE})  # kept: set by hand
     base = {
         "source": metrics.get("meta", {}),
-        "tolerance": {"default": DEFAULT_TOLERANCE},
+        "tolerance": tolerance,
         "overall": strip(metrics["overall"]),
         "by_lang": {k: strip(v) for k, v in metrics["by_lang"].items()},
     }
+    if old.get("by_category"):
+        cats = metrics.get("by_category", {})
+        base["by_category"] = {k: strip(cats[k]) for k in old["by_category"] if k in cats}
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     Path(dst).write_text(json.dumps(base, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {dst}")

@@ -10,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.evals import EvalQuestion, aggregate, answer_correct, gate, is_concise
+from chatbot.errors import ChatbotError
+from chatbot.evals import (
+    EvalQuestion,
+    aggregate,
+    answer_correct,
+    compute_metrics,
+    gate,
+    gold_rank,
+    histories,
+    is_concise,
+    load_pack,
+)
+from chatbot.provenance import git_state
 
 ROOT = Path(__file__).resolve().parent.parent
 RGB = ROOT.parent / "shared" / "evals" / "rgb-dev"
@@ -24,10 +36,10 @@ def q(**kw: object) -> EvalQuestion:
 
 
 def row(gold_rank: int, correct: bool, refused: bool = False, answerable: bool = True,
-        cited_gold: int = 1, cited_total: int = 1, latency: float = 10.0) -> dict[str, object]:
+        cited_gold: int = 1, cited_total: int = 1, latency: float = 10.0, **extra: object) -> dict[str, object]:
     return {"answerable": answerable, "gold_rank": gold_rank, "correct": correct, "concise_correct": correct,
             "refused": refused, "cited_gold": cited_gold, "cited_total": cited_total,
-            "invalid_citations": 0, "latency_ms": latency, "lang": "en", "category": ""}
+            "invalid_citations": 0, "latency_ms": latency, "lang": "en", "category": "", **extra}
 
 
 def test_answer_matching_is_case_insensitive_and_ignores_markers_and_chinese_spaces() -> None:
@@ -60,6 +72,81 @@ def test_aggregate_by_hand() -> None:
     assert m["refusal_rate"] == 1.0
     assert m["false_refusal_rate"] == round(1 / 3, 4)
     assert m["latency_p50_ms"] == 25.0
+    assert m["latency_p95_ms"] == 40.0  # index int(0.95 * 4) = 3 of the sorted latencies
+    assert m["pass_rate"] == 0.5  # the correct answer and the refused unanswerable question
+
+
+def test_gold_rank_is_the_first_gold_file_among_retrieved_files() -> None:
+    assert gold_rank(["a", "b", "c"], ("c", "b")) == 2
+    assert gold_rank(["a"], ("z",)) == 0
+    assert gold_rank([], ()) == 0
+
+
+def test_metrics_split_by_language_category_and_turn() -> None:
+    rows = [row(1, True, lang="en", category="fact", conversation="c1", turn=1),
+            row(2, False, lang="zh", category="number", conversation="c1", turn=2),
+            row(0, False, refused=True, answerable=False, lang="zh", category="unanswerable")]
+    m = compute_metrics(rows)  # type: ignore[arg-type]
+    assert m["by_lang"]["zh"]["n"] == 2 and m["by_lang"]["zh"]["refusal_rate"] == 1.0
+    assert m["by_category"]["number"]["mrr"] == 0.5
+    assert m["by_turn"]["follow-up"]["n"] == 1 and m["by_turn"]["follow-up"]["accuracy"] == 0.0
+    assert m["by_turn"]["first turn"]["accuracy"] == 1.0
+
+
+def _pack(tmp_path: Path, *records: dict[str, object]) -> Path:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_conversations_give_each_turn_the_earlier_questions(tmp_path: Path) -> None:
+    pack = _pack(tmp_path,
+                 {"id": "b2", "question": "And its revenue?", "conversation": "b", "turn": 2, "extra": "ignored"},
+                 {"id": "plain", "question": "Alone?"},
+                 {"id": "b1", "question": "Who makes bearings?", "conversation": "b", "turn": 1},
+                 {"id": "b3", "question": "Since when?", "conversation": "b", "turn": 3})
+    questions = load_pack(pack)
+    assert [q.id for q in questions] == ["b2", "plain", "b1", "b3"]
+    h = histories(questions)
+    assert h == {"b2": ["Who makes bearings?"], "plain": [], "b1": [],
+                 "b3": ["Who makes bearings?", "And its revenue?"]}
+
+
+@pytest.mark.parametrize("turns", [[1, 3], [2], [1, 1]])
+def test_conversation_turns_must_count_from_one_without_gaps(tmp_path: Path, turns: list[int]) -> None:
+    pack = _pack(tmp_path, *({"id": f"q{i}", "question": "?", "conversation": "c", "turn": t}
+                             for i, t in enumerate(turns)))
+    with pytest.raises(ChatbotError, match="conversation 'c'"):
+        load_pack(pack)
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ChatbotError, match="duplicate ids a"):
+        load_pack(_pack(tmp_path, {"id": "a", "question": "?"}, {"id": "a", "question": "!"}))
+
+
+def test_seeds_pack_has_the_promised_shape() -> None:
+    questions = load_pack(ROOT / "evals" / "seeds")
+    cats = {q.category for q in questions}
+    assert len(questions) >= 100
+    assert cats == {"fact", "number", "date", "list", "multi-document", "cross-language", "unanswerable"}
+    assert sum(not q.answerable for q in questions) >= 20
+    assert all((q.category == "unanswerable") == (not q.answerable) for q in questions)
+    follow_ups = [q for q in questions if q.turn > 1]
+    assert len(follow_ups) >= 6 and {q.lang for q in follow_ups} == {"en", "zh"}
+    corpus = ROOT / "evals" / "seeds" / "corpus"
+    texts = {p.name: p.read_text(encoding="utf-8").lower() for p in corpus.iterdir()}
+    for q in questions:
+        assert all(g in texts for g in q.gold_files), q.id
+        for a in q.answers:  # every accepted answer is verbatim text of a gold file
+            assert any(a.lower() in texts[g] for g in q.gold_files), (q.id, a)
+
+
+def test_git_state_outside_a_repository_is_unknown(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == ("unknown", None)
+    commit, dirty = git_state(ROOT)
+    if (ROOT / ".git").exists():
+        assert len(commit) == 40 and isinstance(dirty, bool)
 
 
 def test_gate_flags_drops_beyond_tolerance_only() -> None:
@@ -70,6 +157,13 @@ def test_gate_flags_drops_beyond_tolerance_only() -> None:
     failures = gate(bad, base)
     assert len(failures) == 3
     assert any("zh hit@1" in f for f in failures)
+
+
+def test_gate_tolerance_per_metric_and_category_scopes() -> None:
+    base = {"tolerance": {"default": 0.0, "accuracy": 0.1}, "overall": {"accuracy": 0.8, "mrr": 0.8},
+            "by_category": {"date": {"hit@1": 1.0}}}
+    got = {"overall": {"accuracy": 0.71, "mrr": 0.79}, "by_lang": {}, "by_category": {"date": {"hit@1": 0.75}}}
+    assert gate(got, base) == ["overall mrr: 0.79 < baseline 0.8", "date hit@1: 0.75 < baseline 1.0"]
 
 
 def _eval(pack: Path, out: Path, baseline: Path) -> subprocess.CompletedProcess[str]:
@@ -87,12 +181,15 @@ def test_seeds_pack_meets_baseline(tmp_path: Path) -> None:
     proc = _eval(ROOT / "evals" / "seeds", tmp_path, ROOT / "evals" / "baselines" / "seeds.json")
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for name in ("results.jsonl", "metrics.json", "report.md"):
+    for name in ("results.jsonl", "metrics.json", "report.md", "report.html"):
         assert (tmp_path / name).is_file()
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert len(rows) >= 40
-    assert set(rows[0]) >= {"id", "question", "answer", "refused", "citations", "retrieved", "latency_ms"}
-    assert json.loads((tmp_path / "metrics.json").read_text())["overall"]["invalid_citations"] == 0
+    assert len(rows) >= 100
+    assert set(rows[0]) >= {"id", "question", "answer", "refused", "citations", "retrieved", "latency_ms", "run"}
+    assert rows[0]["run"]["embedding_model"] and rows[0]["run"]["answer_mode"] == "extractive"
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["overall"]["invalid_citations"] == 0
+    assert {"commit", "dirty", "retrieval", "top_k", "chunk_tokens"} <= set(metrics["meta"])
     assert not (tmp_path / "never-used").exists(), "eval must index into its own isolated store"
 
 
@@ -103,3 +200,24 @@ def test_rgb_pack_meets_baseline(tmp_path: Path) -> None:
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "metrics.json").read_text())["overall"]["n"] == 207
+
+
+def test_baseline_tool_keeps_hand_set_tolerances_and_gated_categories(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "evals"))
+    import baseline as baseline_tool
+
+    rows = [row(1, True, category="date"), row(2, False, category="fact")]
+    metrics = {**compute_metrics(rows), "meta": {"pack": "p"}}  # type: ignore[arg-type]
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    dst = tmp_path / "base.json"
+    baseline_tool.main(str(tmp_path / "metrics.json"), str(dst))
+    fresh = json.loads(dst.read_text(encoding="utf-8"))
+    assert fresh["tolerance"] == {"default": 0.005} and "by_category" not in fresh
+    assert fresh["overall"]["mrr"] == 0.75 and "latency_p50_ms" not in fresh["overall"]
+    fresh["tolerance"]["mrr"] = 0.1
+    fresh["by_category"] = {"date": {}}
+    dst.write_text(json.dumps(fresh), encoding="utf-8")
+    baseline_tool.main(str(tmp_path / "metrics.json"), str(dst))
+    kept = json.loads(dst.read_text(encoding="utf-8"))
+    assert kept["tolerance"]["mrr"] == 0.1
+    assert set(kept["by_category"]) == {"date"} and kept["by_category"]["date"]["hit@1"] == 1.0
