@@ -90,7 +90,32 @@ class Retriever:
         ranked = [
             ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered
         ]
-        return Retrieval(question=q, ranked=dedupe(ranked)[:k], qvec=qvec, idf=idf)
+        return Retrieval(question=q, ranked=keep_other_language(q, dedupe(ranked), k), qvec=qvec, idf=idf)
+
+
+CROSS_SLOT = 4  # where the best passage in the other language goes when none made the top k
+
+
+def keep_other_language(q: Question, ranked: list[ScoredChunk], k: int) -> list[ScoredChunk]:
+    """The top k, with the other language's most similar passage kept alive.
+
+    Lexical features only ever match the question's language, so a passage in the other
+    language, which may be the only one holding the answer, would never be seen. The most
+    similar one by embedding (the only signal that crosses languages) takes the fifth slot
+    when no passage in the other language made the top k and it is more similar to the
+    question than one that did: low enough not to displace the
+    same-language evidence the answerer prefers, high enough to be shown and cited.
+    """
+    top = ranked[:k]
+    if k <= CROSS_SLOT or any(sc.chunk.lang != q.lang for sc in top):
+        return top
+    others = [sc for sc in ranked[k:] if sc.chunk.lang != q.lang]
+    if not others:
+        return top
+    best = max(others, key=lambda sc: sc.dense)
+    if best.dense < min(sc.dense for sc in top):
+        return top  # less similar than everything shown: a topic the corpus covers in one language
+    return top[:CROSS_SLOT] + [best] + top[CROSS_SLOT : k - 1]
 
 
 def _minmax(values: list[float]) -> np.ndarray:

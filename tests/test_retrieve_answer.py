@@ -1,0 +1,85 @@
+"""Retrieval's other-language slot and the extractive answerer's choice of evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chatbot.answer import ExtractiveAnswerer, shorten
+from chatbot.app import build
+from chatbot.citations import Evidence
+from chatbot.embeddings import BundledEmbeddings
+from chatbot.query import Question
+from chatbot.retrieve import CROSS_SLOT, keep_other_language
+from chatbot.types import Chunk, ScoredChunk
+from conftest import make_settings
+
+
+def _chunk(name: str, text: str, lang: str, seq: int = 0) -> Chunk:
+    return Chunk(id=f"{name}-{seq}", doc_id=name, file=f"{name}.txt", title=name, text=text,
+                 start_char=0, end_char=len(text), lang=lang, seq=seq)
+
+
+def _scored(name: str, lang: str, dense: float, score: float) -> ScoredChunk:
+    return ScoredChunk(_chunk(name, f"text of {name}.", lang), score=score, dense=dense)
+
+
+# -- the other-language slot -----------------------------------------------------------------
+
+def test_the_most_similar_other_language_passage_takes_the_reserved_slot() -> None:
+    q = Question.parse("How many smart factories has Luoyang built?")
+    ranked = [_scored(f"en{i}", "en", dense=0.30 - i * 0.01, score=10 - i) for i in range(8)]
+    ranked += [_scored("zh-weak", "zh", dense=0.25, score=1), _scored("zh-strong", "zh", dense=0.40, score=0.5)]
+    top = keep_other_language(q, ranked, 6)
+    assert len(top) == 6
+    assert top[CROSS_SLOT].chunk.file == "zh-strong.txt"  # by similarity, not by the lexical score
+    assert [sc.chunk.file for sc in top[:CROSS_SLOT]] == ["en0.txt", "en1.txt", "en2.txt", "en3.txt"][:CROSS_SLOT]
+
+
+def test_no_slot_when_the_other_language_is_already_shown_or_less_similar() -> None:
+    q = Question.parse("How many smart factories has Luoyang built?")
+    mixed = [_scored("en0", "en", 0.3, 9), _scored("zh0", "zh", 0.2, 8)] + [
+        _scored(f"en{i}", "en", 0.3, 7 - i) for i in range(1, 8)]
+    assert keep_other_language(q, mixed, 6) == mixed[:6]
+    weak = [_scored(f"en{i}", "en", 0.5, 9 - i) for i in range(8)] + [_scored("zh0", "zh", 0.1, 0)]
+    assert keep_other_language(q, weak, 6) == weak[:6]
+
+
+def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_data_dir: Path) -> None:
+    """Only 003 (English) is about Pingdingshan's high-tech zone; lexical features alone never see it."""
+    bot = build(make_settings(seeded_data_dir))
+    found = bot.retriever().retrieve("平顶山高新区目前有多少家高新技术企业？")
+    files = [sc.chunk.file for sc in found.ranked[:5]]
+    assert any(sc.chunk.lang == "en" for sc in found.ranked[:5]), files
+
+
+# -- the extractive answerer -------------------------------------------------------------------
+
+def test_a_runner_up_sentence_answers_when_the_top_one_lacks_the_asked_year(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("How many robots did Acme Robotics sell in 2021?")
+    wrong_year = _chunk("a", "Acme Robotics sold many robots to car makers, and robots sold well.", "en")
+    right_year = _chunk("b", "In 2021 Acme Robotics sold 4,200 robots.", "en")
+    ranked = [ScoredChunk(wrong_year, 2.0), ScoredChunk(right_year, 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused
+    assert "4,200" in draft.text
+    assert all(ev.chunk.file == "b.txt" for ev in draft.evidence)
+
+
+def test_refuses_when_no_passage_mentions_the_asked_year(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("How many robots did Acme Robotics sell in 2019?")
+    ranked = [ScoredChunk(_chunk("a", "In 2021 Acme Robotics sold 4,200 robots.", "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert draft.refused and draft.evidence == []
+    assert draft.related  # the closest passage is offered as related, not as support
+
+
+def test_shortening_a_passage_in_the_other_language_uses_clause_relevance() -> None:
+    text = ("The city held a press conference on Tuesday, officials praised the weather, "
+            "and the mayor said 104 smart factories had been built, more than planned.")
+    ev = Evidence(_chunk("e", text, "en"), 0, len(text))
+    q = Question.parse("洛阳建了多少家智能工厂？")
+    relevance = [0.0, 0.0, 0.9, 0.1]  # one per clause: cut after commas and before "and"
+    cut = shorten(q, ev, 80, {}, clause_relevance=relevance)
+    assert "104 smart factories" in cut.quote
+    assert text[cut.start_char : cut.end_char] == cut.quote
+    assert len(cut.quote) <= 80
