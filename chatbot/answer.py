@@ -29,6 +29,7 @@ REFUSAL = {
 }
 BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
 
+_ASKS = re.compile(r"[?？]\s*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
 
@@ -41,6 +42,7 @@ class Sentence:
     coverage: float = 0.0
     similarity: float = 0.0
     wanted: bool = False
+    novel: bool = False  # holds a content word the question does not
     score: float = 0.0
 
 
@@ -84,6 +86,8 @@ class ExtractiveAnswerer:
                 ev = Evidence(c, c.start_char + span.start, c.start_char + span.end)
                 if c.seq == 0 and span.start == 0 and ev.quote == c.title and not _ENDS_SENTENCE.search(c.title):
                     continue  # a headline restates the topic; the body carries the facts
+                if _ASKS.search(ev.quote):
+                    continue  # a question in a document (an FAQ heading, a headline) answers nothing
                 out.append(Sentence(ev, rank, set(tokenize(ev.quote))))
         return out
 
@@ -102,7 +106,7 @@ class ExtractiveAnswerer:
                 cov = max(cov, len(q_bigrams & _bigrams(s.evidence.quote)) / len(q_bigrams))
             s.coverage = cov
             s.wanted = wanted_match(q, s.evidence.quote)
-            novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
+            s.novel = novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
             evidence = max(cov, 1.6 * s.similarity)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
@@ -130,10 +134,9 @@ class ExtractiveAnswerer:
             related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)
         budget = BUDGET.get(q.lang, 300)
-        # leave room for a second quote, unless the passage is in the other language: its clauses
-        # are judged by similarity alone, so cutting it hard loses the answer too often
-        share = 0.6 if best.evidence.chunk.lang == q.lang else 1.0
-        first = self.shorten(q, best.evidence, int(budget * share), idf, qvec)
+        # the first quote may use the whole budget: cutting it to leave room for a second one
+        # lost the answer-bearing clause more often than the second quote found one
+        first = self.shorten(q, best.evidence, budget, idf, qvec)
         chosen, used = [first], len(first.quote)
         covered = set(best.terms)
         for s in sents[1:]:
