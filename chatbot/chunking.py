@@ -95,8 +95,9 @@ class Chunker:
         """Sentences with token counts; a sentence longer than a chunk is cut into parts."""
         pieces: list[tuple[Span, int]] = []
         for span in split_sentences(text):
-            n = self._count(text[span.start : span.end])
-            if n <= self.max_tokens:
+            # a token is at most 128 bytes, so a longer span cannot fit: do not count all of it
+            n = self._count(text[span.start : span.end]) if span.end - span.start <= self.max_tokens * 128 else -1
+            if 0 <= n <= self.max_tokens:
                 pieces.append((span, n))
             else:
                 pieces.extend(self._cut_long(text, span, n))
@@ -107,10 +108,15 @@ class Chunker:
         out: list[tuple[Span, int]] = []
         pos = span.start
         while pos < span.end:
-            if self._count(text[pos : span.end]) <= self.max_tokens:
+            # a window that no longer fits, grown by doubling: counting the whole remainder for
+            # every part would make a long line quadratic
+            size = 4 * self.max_tokens
+            while pos + size < span.end and self._count(text[pos : pos + size]) <= self.max_tokens:
+                size *= 2
+            if self._count(text[pos : min(pos + size, span.end)]) <= self.max_tokens:
                 cut = span.end
             else:
-                lo, hi = pos + 1, span.end  # the longest prefix that fits: binary search
+                lo, hi = pos + 1, min(pos + size, span.end)  # the longest prefix that fits: binary search
                 while lo < hi:
                     mid = (lo + hi + 1) // 2
                     if self._count(text[pos:mid]) <= self.max_tokens:
