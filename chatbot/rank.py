@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,21 @@ def _bigrams(text: str) -> set[str]:
     return {han[i : i + 2] for i in range(len(han) - 1)}
 
 
+@lru_cache(maxsize=8192)
+def _analyse(text: str) -> tuple[tuple[str, ...], frozenset[str], list[tuple[str, frozenset[str]]]]:
+    """A chunk's terms in order, as a set, and per sentence: computed once per chunk text
+    (candidates recur across questions; jieba and the sentence splitter dominate the cost)."""
+    seq = tuple(tokenize(text))
+    sentences = [(text[sp.start : sp.end], frozenset(tokenize(text[sp.start : sp.end])))
+                 for sp in split_sentences(text)]
+    return seq, frozenset(seq), sentences
+
+
+@lru_cache(maxsize=4096)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(tokenize(title))
+
+
 def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> np.ndarray:
     """One row of FEATURES per candidate."""
     if not cands:
@@ -58,20 +74,17 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
     rows = []
     for c in cands:
         text = c.chunk.text
-        terms = set(tokenize(text))
+        seq, terms, sentences = _analyse(text)
         cov = sum(idf.get(t, 0.0) for t in q.terms if t in terms) / total
         best_sent = answer_sent = 0.0
-        for span in split_sentences(text):
-            sentence = text[span.start : span.end]
-            sterms = set(tokenize(sentence))
+        for sentence, sterms in sentences:
             sc = sum(idf.get(t, 0.0) for t in q.terms if t in sterms) / total
             best_sent = max(best_sent, sc)
             if q.wants and sc > answer_sent and wanted_match(q, sentence):
                 answer_sent = sc
-        seq = tokenize(text)
         pairs = set(zip(seq, seq[1:]))
         phrase = sum(p in pairs for p in q_pairs) / len(q_pairs) if q_pairs else 0.0
-        title_terms = set(tokenize(c.chunk.title))
+        title_terms = _title_terms(c.chunk.title)
         title_cov = sum(idf.get(t, 0.0) for t in q.terms if t in title_terms) / total
         bigram = len(q_bi & _bigrams(text)) / len(q_bi) if q_bi else cov
         flat = text.replace(",", "")
