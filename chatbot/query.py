@@ -16,7 +16,8 @@ _DATE_Q = re.compile(
     r"\bwhen\b|\bwhat (year|date|month|day|time)\b|\bwhich (year|date|month|day)\b|\bon what (date|day)\b"
     r"|何时|什么时候|哪年|哪一年|哪天|哪一天|几月|几号|日期|时间", re.I)
 _WHO_Q = re.compile(
-    r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
+    r"\bwho\b|\bwhom\b|\bwhose\b"
+    r"|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
     r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队", re.I)
 
 # What an answer of each kind looks like in a passage.
@@ -31,7 +32,8 @@ _NAME = re.compile(
 
 # Follow-ups lean on the conversation: pronouns, elliptical openings, very short questions.
 _FOLLOW_EN = re.compile(
-    r"^(and|also|what about|how about|and what about|what else|then)\b|\b(it|its|they|their|them|this|that|these|those|he|she|his|her|there)\b",
+    r"^(and|also|what about|how about|and what about|what else|then)\b"
+    r"|\b(it|its|they|their|them|this|that|these|those|he|she|his|her|there)\b",
     re.I)
 _FOLLOW_ZH = re.compile(r"^(那|那么|还有|另外|并且|而且)|它|他们|她|他|其|该|这个|那个|这些|那些|此")
 

@@ -1,67 +1,47 @@
-"""Chroma (embedded or server), the normalized texts and the manifest: the index on disk.
+"""Chroma (embedded or server), the keyword index, the normalized texts and the manifest.
 
-The manifest records, per source file, its content hash and chunk ids. It is written after the
+Embedded mode (default): Chroma on disk in `DATA_DIR/chroma`, the manifest in `manifest.json`,
+texts in `texts/`, the keyword index in `keyword.sqlite`. The manifest is written after the
 chunks reach Chroma, atomically, so a crash leaves at worst chunks the manifest does not know;
 `reconcile()` removes those at the start of the next ingest.
+
+Server mode (`CHATBOT_CHROMA_HOST`/`CHATBOT_CHROMA_PORT`): the chunks and the manifest (with the
+normalized texts) live on the Chroma server, shared by every app process that points at it; the
+local `keyword.sqlite` is a cache, synced from the server's manifest on open and whenever the
+shared manifest's generation moves (checked at most once a second, when the manifest is read).
+A call that fails to connect is retried once, then raises `StoreUnavailableError` naming the fix.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import chromadb
+import httpx
 import numpy as np
 from langchain_chroma import Chroma
 
 from chatbot.config import EMBEDDING_MODEL, TOKEN_ENCODING, Settings
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.keyword import KEYWORD_TERMS_VERSION, KeywordIndex
 from chatbot.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
+from chatbot.keyword import KEYWORD_TERMS_VERSION, KeywordIndex
+from chatbot.manifest import ChromaManifest, FileEntry, JsonManifest, Manifest
 from chatbot.types import Chunk, ScoredChunk
 
+__all__ = ["FileEntry", "Manifest", "Store", "chunk_from_record", "index_stamp"]
+
 log = logging.getLogger(__name__)
-MANIFEST_FORMAT = 1
-
-
-@dataclass
-class FileEntry:
-    source: str
-    file: str
-    title: str
-    lang: str
-    sha256: str
-    doc_id: str
-    n_chars: int
-    chunk_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Manifest:
-    stamp: dict[str, Any]
-    files: dict[str, FileEntry] = field(default_factory=dict)
-
-    def save(self, path: Path) -> None:
-        data = {"format": MANIFEST_FORMAT, "stamp": self.stamp,
-                "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: Path, stamp: dict[str, Any]) -> Manifest:
-        if not path.exists():
-            return cls(stamp=stamp)
-        data = json.loads(path.read_text(encoding="utf-8"))
-        files = {k: FileEntry(**v) for k, v in data.get("files", {}).items()}
-        return cls(stamp=data.get("stamp", stamp), files=files)
-
-    def by_doc_id(self, doc_id: str) -> FileEntry | None:
-        return next((e for e in self.files.values() if e.doc_id == doc_id), None)
+T = TypeVar("T")
+_CONNECTION_ERRORS = (httpx.TransportError, ConnectionError)
+SYNC_INTERVAL_S = 1.0  # server mode: how often reading the manifest checks for others' writes
+RETRY_PAUSE_S = 0.5
 
 
 def index_stamp(settings: Settings) -> dict[str, Any]:
@@ -75,6 +55,15 @@ def index_stamp(settings: Settings) -> dict[str, Any]:
     }
 
 
+def unavailable(settings: Settings, exc: BaseException) -> StoreUnavailableError:
+    host, port = settings.chroma_host, settings.chroma_port
+    return StoreUnavailableError(
+        f"Cannot reach the Chroma server at {host}:{port} ({exc}). Start it with "
+        f"`chroma run --path DIR --host {host} --port {port}` (or fix CHATBOT_CHROMA_HOST/"
+        "CHATBOT_CHROMA_PORT), or unset CHATBOT_CHROMA_HOST to use the embedded store."
+    )
+
+
 def _client(settings: Settings) -> chromadb.ClientAPI:
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
     if settings.chroma_host:
@@ -82,30 +71,48 @@ def _client(settings: Settings) -> chromadb.ClientAPI:
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                        settings=chroma_settings)
         except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
-            raise StoreUnavailableError(
-                f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
-                f"({exc}). Start it with `chroma run --path DIR --host {settings.chroma_host} "
-                f"--port {settings.chroma_port}` or unset CHATBOT_CHROMA_HOST to use the embedded store."
-            ) from exc
+            raise unavailable(settings, exc) from exc
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
+def _files_collection(settings: Settings) -> str:
+    return f"{settings.collection}_files"
+
+
 class Store:
-    """The index: chunk vectors in Chroma, texts and manifest beside them."""
+    """The index: chunk vectors in Chroma, keyword index, texts and manifest beside them."""
 
     def __init__(self, settings: Settings, embeddings: BundledEmbeddings, *, create: bool) -> None:
         self.settings = settings
         self.embeddings = embeddings
         self.stamp = index_stamp(settings)
-        if not create and not settings.manifest_path.exists():
+        self.remote = bool(settings.chroma_host)
+        self._lock = threading.RLock()
+        self._writing = 0
+        self._texts: dict[str, str] = {}  # server mode: texts waiting for their manifest entry
+        self._generation: str | None = None  # server mode: the shared manifest we last synced
+        self._checked_at = 0.0
+        if not self.remote and not create and not settings.manifest_path.exists():
             raise IndexMissingError(str(settings.data_dir))
+        self.client = _client(settings)
+        self.backend: JsonManifest | ChromaManifest
+        if self.remote:
+            files = self._call(self.client.get_or_create_collection, name=_files_collection(settings),
+                               metadata=dict(self.stamp), embedding_function=None)
+            self._check_stamp(files.metadata or {}, "manifest collection")
+            self.backend = ChromaManifest(files, self._call)
+            if not create and not self.backend.exists():
+                raise IndexMissingError(f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}")
+        else:
+            self.backend = JsonManifest(settings.manifest_path)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.texts_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest.load(settings.manifest_path, self.stamp)
-        self._check_stamp(self.manifest.stamp, "manifest")
-        self.client = _client(settings)
-        self.vectors = Chroma(
+        # server mode: loaded by refresh() below, with the keyword cache
+        self._manifest = Manifest(stamp=self.stamp) if self.remote else self.backend.load(self.stamp)
+        self._check_stamp(self._manifest.stamp, "manifest")
+        self.vectors = self._call(
+            Chroma,
             collection_name=settings.collection,
             embedding_function=embeddings,
             client=self.client,
@@ -115,25 +122,118 @@ class Store:
         self.collection = self.vectors._collection
         self._check_stamp(self.collection.metadata or {}, "Chroma collection")
         self.keywords = KeywordIndex(settings.data_dir / "keyword.sqlite")
+        if self.remote:
+            self.refresh(force=True)
 
     def _check_stamp(self, found: dict[str, Any], where: str) -> None:
         diff = {k: (found.get(k), v) for k, v in self.stamp.items() if found.get(k) != v}
         if diff:
             detail = ", ".join(f"{k}: index has {a!r}, settings ask for {b!r}" for k, (a, b) in diff.items())
+            place = (f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
+                     if self.remote else str(self.settings.data_dir))
             raise IndexMismatchError(
-                f"The {where} in {self.settings.data_dir} was built with other settings ({detail}). "
+                f"The {where} in {place} was built with other settings ({detail}). "
                 "Rebuild it with `chatbot ingest --rebuild`, or restore the settings it was built with."
             )
 
-    # -- writing ---------------------------------------------------------------------------
+    def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run one Chroma call; in server mode retry a failed connection once, then say the fix."""
+        if not self.remote:
+            return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except _CONNECTION_ERRORS as exc:
+            log.warning("chroma server call failed (%s); retrying once", exc)
+        time.sleep(RETRY_PAUSE_S)
+        try:
+            return fn(*args, **kwargs)
+        except _CONNECTION_ERRORS as exc:
+            raise unavailable(self.settings, exc) from exc
 
-    def save_manifest(self) -> None:
-        self.manifest.save(self.settings.manifest_path)
+    # -- the manifest, shared in server mode -------------------------------------------------
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest; in server mode reading it first picks up other processes' writes."""
+        if self.remote and not self._writing:
+            self.refresh()
+        return self._manifest
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Server mode: when the shared manifest changed since we last synced (its generation
+        moved), reload it and bring the local keyword cache to its chunk ids. Cheap otherwise:
+        one small request, at most once a second unless forced. Returns whether it reloaded."""
+        if not self.remote:
+            return False
+        with self._lock:
+            if self._writing or self._manifest.files.dirty:  # never drop unsaved changes
+                return False
+            now = time.monotonic()
+            if not force and now - self._checked_at < SYNC_INTERVAL_S:
+                return False
+            self._checked_at = now
+            generation = self.backend.generation()
+            if not force and generation == self._generation:
+                return False
+            manifest = self.backend.load(self.stamp)
+            self._sync_keywords(manifest.owned_ids())
+            self._manifest, self._generation = manifest, generation
+            return True
+
+    def _sync_keywords(self, owned: set[str]) -> None:
+        have = self.keywords.ids()
+        extra, missing = sorted(have - owned), sorted(owned - have)
+        if extra:
+            self.keywords.delete(extra)
+        for i in range(0, len(missing), 1000):
+            res = self._call(self.collection.get, ids=missing[i : i + 1000], include=["documents"])
+            self.keywords.add(zip(res["ids"], (d or "" for d in res["documents"] or [])))
+        if extra or missing:
+            log.info("keyword cache synced added=%d removed=%d", len(missing), len(extra))
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around an ingest: no resync in between, a final save; in server mode a lease tells
+        other processes' ingests not to sweep this one's chunks before their manifest entries."""
+        if self.remote:
+            self.refresh(force=True)
+            self.backend.hold_lease()  # type: ignore[union-attr]
+        with self._lock:
+            self._writing += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._writing -= 1
+            try:
+                self.save_manifest()
+            finally:
+                if self.remote:
+                    self.backend.drop_lease()  # type: ignore[union-attr]
+
+    def save_manifest(self, *, defer: bool = False) -> None:
+        """Write what changed in the manifest. `defer`: embedded mode may postpone the write by a
+        few seconds (a bulk ingest of new files; chunks without an entry are reconciled later)."""
+        if not self.remote:
+            self.backend.save(self._manifest, self._texts, defer=defer)
+            return
+        backend: ChromaManifest = self.backend  # type: ignore[assignment]
+        before = backend.generation()
+        if backend.save(self._manifest, self._texts):
+            # our own write needs no resync, unless another process wrote since we last synced
+            self._generation = backend.generation() if before == self._generation else None
+            if self._writing:
+                backend.hold_lease()
+
+    # -- writing ---------------------------------------------------------------------------
 
     def text_path(self, doc_id: str) -> Path:
         return self.settings.texts_dir / f"{doc_id}.txt"
 
     def write_text(self, doc_id: str, text: str) -> None:
+        if self.remote:
+            self._texts[doc_id] = text  # sent with the file's manifest entry
+            return
         path = self.text_path(doc_id)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
@@ -142,25 +242,30 @@ class Store:
     def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         if not chunks:
             return
-        self.collection.upsert(
+        self._call(
+            self.collection.upsert,
             ids=[c.id for c in chunks],
             embeddings=vectors,
             documents=[c.text for c in chunks],
-            metadatas=[c.metadata() for c in chunks],  # type: ignore[misc]
+            metadatas=[c.metadata() for c in chunks],
         )
         self.keywords.add((c.id, c.text) for c in chunks)
 
     def delete_chunks(self, ids: list[str]) -> None:
         for i in range(0, len(ids), 5000):
-            self.collection.delete(ids=ids[i : i + 5000])
+            self._call(self.collection.delete, ids=ids[i : i + 5000])
         self.keywords.delete(ids)
 
     def all_ids(self) -> set[str]:
-        return set(self.collection.get(include=[])["ids"])
+        return set(self._call(self.collection.get, include=[])["ids"])
 
     def reconcile(self) -> int:
-        """Delete chunks that no manifest entry owns (left by an interrupted ingest)."""
-        owned = {cid for entry in self.manifest.files.values() for cid in entry.chunk_ids}
+        """Delete chunks that no manifest entry owns (left by an interrupted ingest). In server
+        mode, not while another process's ingest holds a live lease (its chunks come first)."""
+        if self.remote and self.backend.other_live_leases():  # type: ignore[union-attr]
+            log.info("reconcile skipped: another ingest is writing to the server")
+            return 0
+        owned = self._manifest.owned_ids()
         stray = sorted((self.all_ids() | self.keywords.ids()) - owned)
         if stray:
             log.warning("reconcile removed=%d stray chunks", len(stray))
@@ -170,12 +275,15 @@ class Store:
     @staticmethod
     def wipe(settings: Settings) -> None:
         """Drop everything an index wrote (for --rebuild), whatever settings built it."""
-        try:
-            _client(settings).delete_collection(settings.collection)
-        except StoreUnavailableError:
-            raise
-        except Exception:  # noqa: BLE001 - a missing collection is what we want anyway
-            log.debug("no collection to delete")
+        client = _client(settings)
+        names = [settings.collection] + ([_files_collection(settings)] if settings.chroma_host else [])
+        for name in names:
+            try:
+                client.delete_collection(name)
+            except _CONNECTION_ERRORS as exc:
+                raise unavailable(settings, exc) from exc
+            except Exception:  # noqa: BLE001 - a missing collection is what we want anyway
+                log.debug("no collection %s to delete", name)
         for path in settings.texts_dir.glob("*.txt"):
             path.unlink()
         for name in ("keyword.sqlite", "keyword.sqlite-wal", "keyword.sqlite-shm"):
@@ -185,17 +293,19 @@ class Store:
     # -- reading ---------------------------------------------------------------------------
 
     def count(self) -> int:
-        return self.collection.count()
+        return self._call(self.collection.count)
 
     def document_text(self, doc_id: str) -> str:
+        if self.remote:
+            return self.backend.text(doc_id)  # type: ignore[union-attr]
         return self.text_path(doc_id).read_text(encoding="utf-8")
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
-        n = self.count()
-        if n == 0:
-            return []
-        res = self.collection.query(
-            query_embeddings=[vector], n_results=min(k, n),
+        # Chroma returns fewer than k (none for an empty collection) without an error, so no
+        # count() first: one request per question, which matters against a server
+        res = self._call(
+            self.collection.query,
+            query_embeddings=[vector], n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         out = []
@@ -209,7 +319,7 @@ class Store:
     def get_with_vectors(self, ids: list[str]) -> list[tuple[Chunk, np.ndarray]]:
         if not ids:
             return []
-        res = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        res = self._call(self.collection.get, ids=ids, include=["documents", "metadatas", "embeddings"])
         return [
             (chunk_from_record(cid, text, meta), np.asarray(vec, dtype=np.float32))
             for cid, text, meta, vec in zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"])  # type: ignore[arg-type]
@@ -217,7 +327,8 @@ class Store:
 
     def neighbours(self, chunk: Chunk) -> list[Chunk]:
         """The chunks just before and after `chunk` in its file."""
-        res = self.collection.get(
+        res = self._call(
+            self.collection.get,
             where={"$and": [{"doc_id": chunk.doc_id}, {"seq": {"$in": [chunk.seq - 1, chunk.seq + 1]}}]},
             include=["documents", "metadatas"],
         )
@@ -225,7 +336,7 @@ class Store:
         return sorted(found, key=lambda c: c.seq)
 
     def get_chunks(self, ids: list[str]) -> list[Chunk]:
-        res = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        res = self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])
         found = {
             cid: chunk_from_record(cid, text, meta)
             for cid, text, meta in zip(res["ids"], res["documents"], res["metadatas"])  # type: ignore[arg-type]

@@ -1,98 +1,301 @@
-"""The Gradio web chat. It calls `Chatbot` only; every document text is escaped before display."""
+"""The Gradio web chat and its HTTP API. It calls `Chatbot` only; markup comes from `ui_render`.
+
+Per browser session (gr.State): the turns of the conversation (one record per question). The
+`[n]` markers and source cards carry a ref (see `ui_render`); the page script (`ui_assets`)
+puts it in a hidden textbox and presses a hidden button, the server answers with the document,
+and the script scrolls the highlighted passage into view. `api_name="ask"` is the stable HTTP
+API; the chat's own events are private (not callable by API clients).
+"""
 
 from __future__ import annotations
 
-import html
 import logging
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from chatbot import ui_render as r
 from chatbot.app import Chatbot
-from chatbot.errors import ChatbotError
-from chatbot.types import Answer, Citation
+from chatbot.errors import ChatbotError, ConfigError
+from chatbot.loaders import SUPPORTED_SUFFIXES
+from chatbot.ui_assets import CSS, PAGE_JS
 
 log = logging.getLogger(__name__)
 
 INTRO = (
-    "Ask in English or Chinese. Answers quote the documents and cite each quote [n]; "
-    "**extractive mode** picks sentences, it does not paraphrase or reason across them."
+    "Ask in English or Chinese. Answers quote the documents and cite each quote **[n]**: click it to "
+    "open the passage. **Extractive mode** picks sentences; it does not paraphrase or reason across them."
 )
 # System fonts only: the default theme would fetch web fonts, which fails offline.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+STREAM_STEPS = 30  # an extractive answer arrives in about this many pieces
+STREAM_DELAY_S = 0.025
+ANSWER_CONCURRENCY = 4  # answers computed at once (chat and API share it); the rest wait in the queue
 
 
-def _citation_html(c: Citation, kind: str) -> str:
-    label = f"[{c.n}]" if kind == "source" else "related"
-    return (
-        f'<div class="cite {kind}" data-file="{html.escape(c.file)}">'
-        f'<div class="cite-head"><b>{label}</b> {html.escape(c.file)} — {html.escape(c.title)} '
-        f'<span class="span">chars {c.start_char}–{c.end_char}</span></div>'
-        f"<blockquote>{html.escape(c.quote)}</blockquote></div>"
-    )
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("CHATBOT_AUTH must look like user:password (both non-empty).")
+    return user, password
 
 
-def sources_html(answer: Answer) -> str:
-    parts = []
-    if answer.citations:
-        parts.append("<h4>Sources</h4>")
-        parts += [_citation_html(c, "source") for c in answer.citations]
-    if answer.related:
-        parts.append("<h4>Related passages (they do not support an answer)</h4>")
-        parts += [_citation_html(c, "related") for c in answer.related]
-    parts.append(f'<p class="meta">mode: {answer.mode} · {answer.latency_ms:.0f} ms</p>')
-    return "\n".join(parts)
+class ChatUI:
+    """Event handlers; the only state they share is the Chatbot (sessions keep theirs in gr.State)."""
 
+    def __init__(self, bot: Chatbot) -> None:
+        self.bot = bot
+        self.export_dir = Path(tempfile.mkdtemp(prefix="chatbot-export-"))
+        self.modes = ["extractive", "llm"] if bot.llm is not None else ["extractive"]
 
-def message_text(answer: Answer) -> str:
-    text = answer.answer
-    if answer.refused:
-        text = f"🚫 {text}"
-    if answer.notice:
-        text += f"\n\n_{answer.notice}_"
-    return text
+    # -- answering ------------------------------------------------------------------------
 
+    def respond(
+        self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, Any]], mode: str, k: float
+    ) -> Iterator[tuple[Any, ...]]:
+        chat, turns = list(chat or []), list(turns or [])
+        message = (message or "").strip()
+        if not message:
+            yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
+            return
+        turn = len(turns)
+        history = [t["question"] for t in turns if t.get("question")]
+        chat.append({"role": "user", "content": r.user_html(message)})
+        chat.append({"role": "assistant", "content": r.streaming_html("")})
+        yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
+        try:
+            if mode == "llm" and self.bot.llm is not None:
+                answer = None
+                for partial, answer in self._ask_streaming(message, history, int(k)):
+                    if answer is None:
+                        chat[-1] = {"role": "assistant", "content": r.streaming_html(partial)}
+                        yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
+                assert answer is not None
+            else:
+                answer = self.bot.ask(message, history=history, k=int(k), mode="extractive")
+        except ChatbotError as exc:
+            record: dict[str, Any] = {"question": message, "error": str(exc)}
+            chat[-1] = {"role": "assistant", "content": r.error_html(str(exc))}
+            turns.append(record)
+            yield "", chat, turns, r.sources_html(record, turn), self._export(turns), ""
+            return
+        record = r.turn_record(answer)
+        if answer.mode == "extractive":  # instant: stream it in pieces so the reader sees it arrive
+            pieces = r.answer_pieces(record, turn)
+            step = max(1, len(pieces) // STREAM_STEPS)
+            for i in range(step, len(pieces), step):
+                chat[-1] = {"role": "assistant", "content": r.answer_html(record, turn, "".join(pieces[:i]), done=False)}
+                yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
+                time.sleep(STREAM_DELAY_S)
+        turns.append(record)
+        chat[-1] = {"role": "assistant", "content": r.answer_html(record, turn)}
+        yield "", chat, turns, r.sources_html(record, turn), self._export(turns), ""
 
-CSS = """
-.cite { border-left: 3px solid #2563eb; padding: 4px 10px; margin: 8px 0; }
-.cite.related { border-left: 3px dashed #9ca3af; opacity: 0.85; }
-.cite blockquote { margin: 4px 0; white-space: pre-wrap; }
-.cite .span, .meta { color: #6b7280; font-size: 0.85em; }
-"""
+    def _ask_streaming(self, message: str, history: list[str], k: int) -> Iterator[tuple[str, Any]]:
+        """LLM mode: run `ask` in a thread and yield the text as tokens arrive, then the Answer."""
+        tokens: queue.Queue[str] = queue.Queue()
+        result: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                result["answer"] = self.bot.ask(message, history=history, k=k, mode="llm", on_token=tokens.put)
+            except BaseException as exc:  # noqa: BLE001 - handed to the generator below
+                result["error"] = exc
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        partial = ""
+        while thread.is_alive() or not tokens.empty():
+            try:
+                partial += tokens.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            while not tokens.empty():
+                partial += tokens.get_nowait()
+            yield partial, None
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        yield partial, result["answer"]
+
+    def _export(self, turns: list[dict[str, Any]]) -> Any:
+        path = self.export_dir / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}-{id(turns):x}.md"
+        path.write_text(r.export_markdown(turns), encoding="utf-8")
+        return gr.DownloadButton(value=str(path), interactive=True)
+
+    def open_citation(self, ref: str, turns: list[dict[str, Any]]) -> str:
+        c = r.find_cited(turns or [], ref or "")
+        if c is None:
+            return "<p class='meta'>That source is not part of this conversation.</p>"
+        try:
+            text = self.bot.document_text(c["doc_id"])
+        except (OSError, ChatbotError):
+            return f"<p class='meta'>{r.html.escape(c['file'])} is no longer in the index.</p>"
+        return r.document_html(c, text, ref, ref.split(":")[1])
+
+    # -- feedback ------------------------------------------------------------------------
+
+    def feedback(self, rating: str, comment: str, turns: list[dict[str, Any]], turn: int | None = None) -> tuple[str, str]:
+        answered = [i for i, t in enumerate(turns or []) if "error" not in t]
+        if turn is None:
+            turn = answered[-1] if answered else None
+        if turn is None or turn not in answered:
+            return "Ask a question first; feedback rates an answer.", comment
+        self.bot.record_feedback(turns[turn], rating, comment or "")
+        return f"Thanks, your rating ({'helpful' if rating == 'up' else 'not helpful'}) was saved.", ""
+
+    def like(self, data: gr.LikeData, comment: str, turns: list[dict[str, Any]]) -> tuple[Any, Any]:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        if data.liked not in (True, False, "Like", "Dislike"):  # a rating taken back, or another option
+            return gr.skip(), gr.skip()
+        rating = "up" if data.liked in (True, "Like") else "down"
+        return self.feedback(rating, comment, turns, turn=int(index) // 2)
+
+    # -- documents -----------------------------------------------------------------------
+
+    def doc_table(self) -> tuple[Any, Any]:
+        try:
+            entries = self.bot.documents()
+        except ChatbotError:
+            entries = []
+        choices = [(f"{e.file} — {e.title[:60]}", e.doc_id) for e in entries]
+        return r.documents_rows(entries), gr.Dropdown(choices=choices, value=None)
+
+    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # noqa: B008
+        files = files or []
+        lines: list[str] = []
+        for i, tmp in enumerate(files):
+            name = Path(tmp).name
+            progress(i / max(len(files), 1), desc=f"indexing {name}")
+            yield "\n\n".join([*lines, f"indexing {r.md_text(name)} ({i + 1}/{len(files)})…"]), *[gr.skip()] * 3
+            try:
+                stored = self.bot.save_upload(Path(tmp), name)
+                skipped: list[str] = []
+                report = self.bot.ingest([stored], progress=False, on_skip=lambda _p, why: skipped.append(why))  # noqa: B023 - called during this ingest call
+                if skipped:
+                    stored.unlink(missing_ok=True)
+                    lines.append(f"**refused** {r.md_text(name)}: {r.md_text(skipped[0])}")
+                else:
+                    chunks = next((len(e.chunk_ids) for e in self.bot.documents() if e.source == str(stored)), 0)
+                    verb = "updated" if report.updated else ("unchanged" if report.unchanged else "indexed")
+                    lines.append(f"**{verb}** {r.md_text(stored.name)}: {chunks} chunk{'' if chunks == 1 else 's'}")
+            except ChatbotError as exc:
+                lines.append(f"**refused** {r.md_text(str(exc))}")
+        progress(1.0)
+        yield ("\n\n".join(lines) or "No file."), *self.doc_table(), None  # None: empty the upload box
+
+    def remove(self, doc_id: str | None) -> tuple[Any, ...]:
+        if not doc_id:
+            return "Pick a document to remove.", *self.doc_table()
+        try:
+            entry = self.bot.remove_document(doc_id)
+        except ChatbotError as exc:
+            return f"**not removed**: {r.md_text(str(exc))}", *self.doc_table()
+        return f"**removed** {r.md_text(entry.file)} ({len(entry.chunk_ids)} chunks)", *self.doc_table()
+
+    # -- HTTP API ------------------------------------------------------------------------
+
+    def api_ask(self, question: str, k: int = 0) -> dict[str, Any]:
+        """Answer one question: `{answer, refused, citations: [{n, file, title, chunk_id,
+        start_char, end_char, quote}], retrieved, latency_ms, mode, notice, related, prompt,
+        question}`; `k` is the number of passages to read (0: the server's default)."""
+        try:
+            answer = self.bot.ask(str(question or ""), k=min(max(int(k), 1), 50) if k else None)
+        except (ChatbotError, ValueError, TypeError) as exc:
+            return {"question": question, "error": str(exc)}
+        return {**answer.as_dict(), "question": answer.question}
 
 
 def make_app(bot: Chatbot) -> gr.Blocks:
-    def respond(message: str, history: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], str]:
-        history = list(history or [])
-        if not message or not message.strip():
-            return "", history, ""
-        history.append({"role": "user", "content": message})
-        try:
-            answer = bot.ask(message)
-        except ChatbotError as exc:
-            history.append({"role": "assistant", "content": f"⚠️ {exc}"})
-            return "", history, ""
-        history.append({"role": "assistant", "content": message_text(answer)})
-        return "", history, sources_html(answer)
-
+    ui = ChatUI(bot)
+    settings = bot.settings
     with gr.Blocks(title="Document chat") as demo:
+        turns = gr.State([])
         gr.Markdown("## Document chat\n" + INTRO)
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
-                box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
-                                 elem_id="question", lines=1)
-                send = gr.Button("Ask", variant="primary", elem_id="ask")
-            with gr.Column(scale=2):
-                sources = gr.HTML("<p class='meta'>Sources of the last answer appear here.</p>", elem_id="sources")
-        box.submit(respond, [box, chat], [box, chat, sources], api_name=False)
-        send.click(respond, [box, chat], [box, chat, sources], api_name=False)
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=520, elem_id="chat", latex_delimiters=[],
+                                      feedback_options=("Like", "Dislike"), buttons=["copy"])
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
+                                         elem_id="question", lines=1, scale=5)
+                        send = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+                    with gr.Row():
+                        comment = gr.Textbox(placeholder="Optional comment on the last answer", show_label=False,
+                                             elem_id="fb-comment", scale=4)
+                        up = gr.Button("Helpful", elem_id="thumb-up", scale=0, min_width=90)
+                        down = gr.Button("Not helpful", elem_id="thumb-down", scale=0, min_width=110)
+                    fb_status = gr.Markdown("", elem_id="fb-status")
+                    with gr.Row():
+                        export = gr.DownloadButton("Export conversation (Markdown)", value=None,
+                                                   interactive=False, elem_id="export", size="sm")
+                        clear = gr.Button("New conversation", elem_id="clear", size="sm")
+                    with gr.Accordion("Settings", open=False, elem_id="settings"):
+                        mode = gr.Radio(ui.modes, value=settings.answer_mode if settings.answer_mode in ui.modes
+                                        else "extractive", label="Answer mode", elem_id="mode",
+                                        info=None if bot.llm else "LLM mode needs CHATBOT_ANSWER_MODE=llm and "
+                                        "an OpenAI-compatible endpoint (OPENAI_BASE_URL / OPENAI_API_KEY).")
+                        k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to read (sources)",
+                                      elem_id="k")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(r.sources_html(None, 0), elem_id="sources")
+                    docview = gr.HTML("", elem_id="docview")
+            cite_target = gr.Textbox(visible="hidden", elem_id="cite-target")
+            cite_open = gr.Button("open", visible="hidden", elem_id="cite-open")
+        with gr.Tab("Documents", elem_id="documents-tab"):
+            gr.Markdown(f"Upload {', '.join(SUPPORTED_SUFFIXES)} files up to {settings.max_file_mb:g} MB each; "
+                        "they are indexed at once and can be asked about.")
+            uploader = gr.File(label="Upload documents", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
+                               elem_id="upload")
+            upload_status = gr.Markdown("", elem_id="upload-status")
+            table = gr.Dataframe(headers=["file", "title", "language", "chunks", "characters"],
+                                 interactive=False, elem_id="doclist", wrap=True)
+            with gr.Row():
+                pick = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-pick", scale=4)
+                remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+            remove_status = gr.Markdown("", elem_id="remove-status")
+
+        answer_outputs = [box, chat, turns, sources, export, docview]
+        for trigger in (box.submit, send.click):
+            trigger(ui.respond, [box, chat, turns, mode, k], answer_outputs, api_visibility="private",
+                    concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers")
+        cite_open.click(ui.open_citation, [cite_target, turns], docview, api_visibility="private")
+        up.click(lambda c, t: ui.feedback("up", c, t), [comment, turns], [fb_status, comment], api_visibility="private")
+        down.click(lambda c, t: ui.feedback("down", c, t), [comment, turns], [fb_status, comment],
+                   api_visibility="private")
+        chat.like(ui.like, [comment, turns], [fb_status, comment], api_visibility="private")
+        def fresh() -> tuple[Any, ...]:
+            return [], [], r.sources_html(None, 0), "", gr.DownloadButton(value=None, interactive=False)
+
+        clear.click(fresh, None, [chat, turns, sources, docview, export], api_visibility="private")
+        chat.clear(fresh, None, [chat, turns, sources, docview, export], api_visibility="private")
+        uploader.upload(ui.upload, uploader, [upload_status, table, pick, uploader], api_visibility="private",
+                        concurrency_limit=1, concurrency_id="documents")
+        remove.click(ui.remove, pick, [remove_status, table, pick], api_visibility="private",
+                     concurrency_limit=1, concurrency_id="documents")
+        demo.load(ui.doc_table, None, [table, pick], api_visibility="private")
+        gr.api(ui.api_ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers")
     return demo
 
 
 def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860) -> None:
+    auth = parse_auth(bot.settings.auth)
     bot.warm_up()  # fail early with a clear message when there is no index; no slow first answer
     demo = make_app(bot)
-    demo.queue(default_concurrency_limit=4)
-    print(f"Serving on http://{host}:{port}", flush=True)
-    demo.launch(server_name=host, server_port=port, theme=THEME, css=CSS, show_error=False, quiet=True)
+    demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=256)
+    print(f"Serving on http://{host}:{port}" + (" (login required)" if auth else ""), flush=True)
+    demo.launch(
+        server_name=host, server_port=port, theme=THEME, css=CSS, js=PAGE_JS, show_error=False, quiet=True,
+        auth=auth, auth_message="Log in with the user and password set in CHATBOT_AUTH." if auth else None,
+        max_file_size=int(bot.settings.max_file_mb * 1.1e6), footer_links=["api"],  # ours says why, first
+    )

@@ -163,7 +163,8 @@ def main() -> int:
     print(text)
     readme = ROOT / "evals" / "README.md"
     body = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    block = (f"{BEGIN}\nAnswerable questions only; a hit is a gold file among the files of the 6 retrieved chunks, as `chatbot eval` counts it. "
+    block = (f"{BEGIN}\nAnswerable questions only; a hit is a gold file among the files of the 6 retrieved chunks, "
+             "as `chatbot eval` counts it. "
              f"Regenerate with `make ablation` (or `make fit-ranker`).\n\n{text}\n{END}")
     if BEGIN in body and END in body:
         body = body[: body.index(BEGIN)] + block + body[body.index(END) + len(END):]

@@ -85,3 +85,73 @@ def seeded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = build(make_settings(data_dir)).ingest([SEEDS_DIR], progress=False)
     assert len(report.added) == 5 and not report.skipped, report.summary()
     return data_dir
+
+
+# -- a real Chroma server on loopback (server mode) ----------------------------------------------
+
+
+class ChromaServer:
+    """`chroma run` on 127.0.0.1 with its own data path; `stop()` and `start()` again (same port
+    and path) simulate an outage. Its `settings(data_dir, collection)` point the app at it."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+
+        self.path = path
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.proc: Any = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        chroma = Path(sys.executable).parent / "chroma"
+        self.proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"chroma run did not answer on port {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - a server that ignores SIGTERM is killed
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def env(self, collection: str) -> dict[str, str]:
+        return {"CHATBOT_CHROMA_HOST": "127.0.0.1", "CHATBOT_CHROMA_PORT": str(self.port),
+                "CHATBOT_COLLECTION": collection}
+
+    def settings(self, data_dir: Path, collection: str, **overrides: Any) -> Settings:
+        return make_settings(data_dir, chroma_host="127.0.0.1", chroma_port=self.port,
+                             collection=collection, **overrides)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One Chroma server for the session (tests use their own collections on it)."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -174,7 +174,7 @@ def test_bad_files_are_skipped_with_reasons_and_gbk_is_indexed(
         (folder / name).write_bytes((seeds_dir / name).read_bytes())
     (folder / "empty.txt").write_bytes(b"")
     (folder / "picture.txt").write_bytes(PNG_BYTES)
-    (folder / "slides.pdf").write_bytes(b"%PDF-1.7\n")
+    (folder / "slides.pptx").write_bytes(b"PK\x03\x04")
     (folder / "pandas_gbk.txt").write_bytes(GBK_TEXT.encode("gbk"))
     skipped_live: list[tuple[str, str]] = []
 
@@ -182,10 +182,10 @@ def test_bad_files_are_skipped_with_reasons_and_gbk_is_indexed(
     report = bot.ingest([folder], progress=False, on_skip=lambda p, r: skipped_live.append((p, r)))
 
     reasons = {Path(p).name: r for p, r in report.skipped}
-    assert set(reasons) == {"empty.txt", "picture.txt", "slides.pdf"}
+    assert set(reasons) == {"empty.txt", "picture.txt", "slides.pptx"}
     assert "empty" in reasons["empty.txt"]
     assert "binary" in reasons["picture.txt"]
-    assert "unsupported" in reasons["slides.pdf"]
+    assert "unsupported" in reasons["slides.pptx"]
     assert skipped_live == report.skipped
     assert sorted(report.added) == sorted([*SEED_FILES[:2], "pandas_gbk.txt"])
     gbk = entry_for(bot, "pandas_gbk.txt")

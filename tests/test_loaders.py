@@ -117,7 +117,7 @@ def test_file_at_the_limit_is_accepted(tmp_path: Path) -> None:
     assert load(write(tmp_path, raw), max_bytes=len(raw)).text.startswith("Luoyang")
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "sheet.csv", "README"])
+@pytest.mark.parametrize("name", ["slides.pptx", "sheet.csv", "README"])
 def test_unsupported_suffix_is_refused(tmp_path: Path, name: str) -> None:
     reason = _reason(write(tmp_path, b"Perfectly good text.", name))
     assert "unsupported type" in reason
@@ -191,3 +191,65 @@ def test_detect_lang_mixed_text() -> None:
     assert detect_lang("洛阳市 Luoyang") == "zh"  # one character weighs about three letters
     assert detect_lang("The Luoyang Bearing Research Institute (洛阳) reported growth") == "en"
     assert detect_lang("12345 ...") == "en"
+
+
+# -- PDF, Word and HTML ---------------------------------------------------------------------
+
+
+def test_pdf_text_and_title_are_extracted(tmp_path: Path) -> None:
+    from doc_factory import make_pdf
+
+    doc = load(write(tmp_path, make_pdf(["Luoyang bearings (LYC) lead.", "Exports grew 12%."], title="Bearings"), "b.pdf"))
+    assert doc.title == "Bearings"
+    assert doc.text == "Luoyang bearings (LYC) lead.\nExports grew 12%."
+
+
+def test_pdf_without_title_uses_first_line(tmp_path: Path) -> None:
+    from doc_factory import make_pdf
+
+    assert load(write(tmp_path, make_pdf(["First line", "second"]), "x.PDF")).title == "First line"
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"%PDF-1.7\n", "cannot read this PDF"),
+    (b"not a pdf at all", "cannot read this PDF"),
+])
+def test_broken_pdf_is_refused_with_the_fix(tmp_path: Path, raw: bytes, reason: str) -> None:
+    assert reason in _reason(write(tmp_path, raw, "broken.pdf"))
+
+
+def test_pdf_without_text_says_it_needs_ocr(tmp_path: Path) -> None:
+    from doc_factory import make_pdf
+
+    assert "OCR" in _reason(write(tmp_path, make_pdf([]), "scan.pdf"))
+
+
+def test_docx_paragraphs_tables_and_title(tmp_path: Path) -> None:
+    from doc_factory import make_docx
+
+    raw = make_docx(["Henan report", ZH], title="河南报告", table=[["city", "output"], ["Luoyang", "12%"]])
+    doc = load(write(tmp_path, raw, "r.docx"))
+    assert doc.title == "河南报告"
+    assert doc.text == f"Henan report\n\n{ZH}\n\ncity | output\n\nLuoyang | 12%"
+    assert doc.lang == "zh"
+
+
+def test_broken_docx_is_refused(tmp_path: Path) -> None:
+    assert "cannot read this Word file" in _reason(write(tmp_path, b"PK\x03\x04 nonsense", "bad.docx"))
+
+
+def test_html_keeps_text_drops_scripts_and_styles(tmp_path: Path) -> None:
+    raw = (b"<!doctype html><html><head><title>Luoyang &amp; bearings</title>"
+           b"<script>window.pwned = 1</script><style>p { color: red }</style></head>"
+           b"<body><h1>Bearings</h1><p>LYC makes <b>bearings</b> &lt;script&gt; tags are text.</p>"
+           b"<ul><li>one</li><li>two</li></ul><script>alert(1)</script></body></html>")
+    doc = load(write(tmp_path, raw, "page.html"))
+    assert doc.title == "Luoyang & bearings"
+    assert doc.text == "Bearings\n\nLYC makes bearings <script> tags are text.\n\none\n\ntwo"
+    assert "pwned" not in doc.text and "alert" not in doc.text and "color" not in doc.text
+
+
+def test_html_in_gbk_and_unclosed_head(tmp_path: Path) -> None:
+    raw = f"<html><head><title>标题<body><p>{ZH}</p>".encode("gbk")
+    doc = load(write(tmp_path, raw, "zh.htm"))
+    assert doc.text == ZH

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from conftest import make_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from chatbot.answer import ExtractiveAnswerer, shorten
-from chatbot.app import build
-from chatbot.citations import Evidence
+from chatbot.app import Chatbot, build
+from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
 from chatbot.query import Question
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.types import Chunk, ScoredChunk
-from conftest import make_settings
+
+
+@pytest.fixture(scope="module")
+def seeded_bot(seeded_data_dir: Path) -> Chatbot:
+    return build(make_settings(seeded_data_dir))
 
 
 def _chunk(name: str, text: str, lang: str, seq: int = 0) -> Chunk:
@@ -46,8 +55,7 @@ def test_no_slot_when_the_other_language_is_already_shown_or_less_similar() -> N
 
 def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_data_dir: Path) -> None:
     """Only 003 (English) is about Pingdingshan's high-tech zone; lexical features alone never see it."""
-    bot = build(make_settings(seeded_data_dir))
-    found = bot.retriever().retrieve("平顶山高新区目前有多少家高新技术企业？")
+    found = build(make_settings(seeded_data_dir)).retriever().retrieve("平顶山高新区目前有多少家高新技术企业？")
     files = [sc.chunk.file for sc in found.ranked[:5]]
     assert any(sc.chunk.lang == "en" for sc in found.ranked[:5]), files
 
@@ -83,3 +91,27 @@ def test_shortening_a_passage_in_the_other_language_uses_clause_relevance() -> N
     assert "104 smart factories" in cut.quote
     assert text[cut.start_char : cut.end_char] == cut.quote
     assert len(cut.quote) <= 80
+
+
+# -- citations hold for any question -----------------------------------------------------------
+
+_SEED_WORDS = ["Luoyang", "bearing", "industry", "medals", "Pingdingshan", "cluster", "2022", "billion",
+               "enterprises", "mayor", "洛阳", "轴承", "产业集群", "企业", "智能工厂", "多少", "哪些", "谁",
+               "revenue", "year-on-year", "104", "[1]", "[99]", "?", "what", "when", "who", "how many"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(_SEED_WORDS) | st.text(min_size=1, max_size=12), min_size=1, max_size=10),
+       lang_sep=st.sampled_from([" ", ""]))
+def test_every_marker_maps_to_a_verbatim_quote_for_any_question(seeded_bot: Chatbot, words: list[str],
+                                                                lang_sep: str) -> None:
+    question = lang_sep.join(words).strip()
+    if not question:
+        return
+    answer = seeded_bot.ask(question)
+    assert check(answer.answer, answer.citations, seeded_bot.document_text) == []
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert set(markers(answer.answer)) == set(numbers)  # every citation is used, every marker cited
+    assert answer.refused == (not answer.citations)
+    assert len(answer.citations) <= 3

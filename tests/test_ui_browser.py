@@ -1,15 +1,24 @@
-"""The web chat as a person uses it: headless Chromium (Debian's) driven by Playwright."""
+"""The web chat as a person uses it: headless Chromium (Debian's) driven by Playwright.
+
+One server per module on a private copy of the seeded index (uploads and removals change it),
+plus one with CHATBOT_AUTH set; both start together. Screenshots go to test-artifacts/.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +28,15 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
 ]
+MEDALS = "Which enterprises received medals at Luoyang's landmark high-end equipment ceremony?"
+AUTH = ("alice", "s3cret-pw")
+# A document that tries to run code: it must show as text, and nothing may run.
+HOSTILE = (
+    "Zorblat Works\n\n"
+    "The Zorblat reactor in Kaifeng produces 40 megawatts of power. "
+    '<script>window.__pwned = "script"; alert("pwned")</script> '
+    '<img src=x onerror="window.__pwned = \'img\'"> **not bold** [link](javascript:alert(1))\n'
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,38 +50,70 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(seeded_data_dir: Path) -> Iterator[str]:
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+
+def _start(data_dir: Path, name: str, **env_extra: str) -> Server:
     port = _free_port()
-    env = {**os.environ, "CHATBOT_DATA_DIR": str(seeded_data_dir),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    log = (ARTIFACTS / "serve.log")
-    ARTIFACTS.mkdir(exist_ok=True)
+    env = {**os.environ, "CHATBOT_DATA_DIR": str(data_dir), "CHATBOT_MAX_FILE_MB": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **env_extra}
+    log = ARTIFACTS / f"serve-{name}.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chatbot.cli", "serve", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"chatbot serve exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            proc.kill()
-            pytest.fail("chatbot serve did not answer within 90 s")
-        yield url
-        proc.terminate()
-        proc.wait(timeout=20)
+        proc = subprocess.Popen([sys.executable, "-m", "chatbot.cli", "-v", "serve", "--port", str(port)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Server(f"http://127.0.0.1:{port}/", data_dir, log, proc)
+
+
+def _wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(f"chatbot serve exited with {server.proc.returncode}: {server.log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(server.url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (401 when a login is required)
+        except OSError:
+            time.sleep(0.5)
+    server.proc.kill()
+    pytest.fail("chatbot serve did not answer within 120 s")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def servers(seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = tmp_path_factory.mktemp("ui")
+    shutil.copytree(seeded_data_dir, base / "open")
+    shutil.copytree(seeded_data_dir, base / "auth")
+    started = {"open": _start(base / "open", "open"),
+               "auth": _start(base / "auth", "auth", CHATBOT_AUTH=":".join(AUTH))}
+    try:
+        for s in started.values():
+            _wait_ready(s)
+        yield started
+    finally:
+        for s in started.values():
+            s.proc.terminate()
+        for s in started.values():
+            try:
+                s.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(servers: dict[str, Server]) -> Server:
+    return servers["open"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -72,16 +122,236 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def test_ask_shows_answer_with_cited_source(server: str, browser) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(server)
+@pytest.fixture
+def page(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    pg.goto(server.url)
+    pg.locator("#question textarea").wait_for(timeout=60_000)
+    yield pg
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def ask(page: Any, question: str, n_answers: int) -> Any:
+    """Type a question, wait for the n-th finished answer, return its locator."""
     box = page.locator("#question textarea")
-    box.wait_for(timeout=60_000)
-    box.fill("Which enterprises received medals at Luoyang's landmark high-end equipment ceremony?")
+    box.fill(question)
     box.press("Enter")
-    sources = page.locator("#sources")
-    sources.get_by_text("000_9e53f5965d956f18.txt").first.wait_for(timeout=60_000)
-    assert "[1]" in sources.inner_text()
-    assert "CITIC Heavy Industry" in page.locator("#chat").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+    done = page.locator("#chat .msg-a:has(.msg-meta), #chat .msg-a.error")
+    done.nth(n_answers - 1).wait_for(timeout=60_000)
+    return done.nth(n_answers - 1)
+
+
+def feedback_rows(server: Server) -> list[dict[str, Any]]:
+    path = server.data_dir / "feedback.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+# -- answering and citations -------------------------------------------------------------------
+
+
+def test_answer_streams_and_its_marker_opens_the_highlighted_passage(page: Any) -> None:
+    # record every length the answer bubble has while it arrives
+    page.evaluate("""() => {
+        window.__lengths = [];
+        new MutationObserver(() => {
+            const msgs = document.querySelectorAll('#chat .msg-a');
+            if (msgs.length) window.__lengths.push(msgs[msgs.length - 1].innerText.length);
+        }).observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true});
+    }""")
+    answer = ask(page, MEDALS, 1)
+    lengths = page.evaluate("() => window.__lengths")
+    growing = sorted(set(lengths))
+    assert len(growing) >= 5, f"the answer did not stream: lengths seen {lengths}"
+    assert "Luoyang" in answer.inner_text() and "000_9e53f5965d956f18.txt" in answer.inner_text()
+    assert "extractive mode" in answer.inner_text()
+    assert "extractive mode" in page.locator("#sources .mode-badge").inner_text()
+
+    marker = answer.locator("a.cite-ref:not(.cite-chip)").first  # the [1] inside the answer text
+    assert marker.inner_text() == "[1]"
+    marker.click()
+    mark = page.locator("#docview mark.source-mark")
+    mark.wait_for(timeout=15_000)
+    quote = page.locator("#sources .cite.source blockquote").first.inner_text()
+    assert mark.inner_text().strip() == quote.strip()
+    assert "000_9e53f5965d956f18.txt" in page.locator("#docview .docview-head").inner_text()
+    page.wait_for_function("""() => {
+        const m = document.querySelector('#docview mark.source-mark');
+        const box = document.querySelector('#docview .doc-text').getBoundingClientRect();
+        const r = m.getBoundingClientRect();
+        return r.top >= box.top && r.bottom <= box.bottom && r.top >= 0 && r.bottom <= window.innerHeight;
+    }""", timeout=10_000)  # scrolled into view inside the document pane and the window
+    # the document pane holds the whole document, not just the quote
+    assert len(page.locator("#docview .doc-text").inner_text()) > 3 * len(quote)
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
+
+    # a second citation replaces the highlight
+    answer.locator("a.cite-ref:not(.cite-chip)").nth(1).click()
+    page.locator('#docview mark[data-for="0:c:2"]').wait_for(timeout=15_000)
+    assert page.locator("#docview mark").count() == 1
+
+
+def test_follow_up_uses_the_conversation(page: Any, server: Server) -> None:
+    ask(page, "Which Luoyang bearing company raised its business revenue by more than 50% year-on-year?", 1)
+    second = ask(page, "What growth rate has it reportedly achieved?", 2)
+    assert second.locator("a.cite-ref").count() >= 1
+    log = server.log.read_text(encoding="utf-8")
+    rewritten = [line for line in log.splitlines() if "q='What growth rate has it reportedly achieved?'" in line]
+    assert rewritten and "bearing" in rewritten[-1].split("standalone=")[1], rewritten
+    # the first answer keeps its own, still working citations
+    page.locator("#chat .msg-a").first.locator("a.cite-ref").first.click()
+    page.locator('#docview mark[data-for="0:c:1"]').wait_for(timeout=15_000)
+
+
+def test_sessions_keep_their_own_history(browser: Any, server: Server, page: Any) -> None:
+    ask(page, MEDALS, 1)
+    other = browser.new_page()
+    other.goto(server.url)
+    other.locator("#question textarea").wait_for(timeout=60_000)
+    ask(other, "What is Luoyang's bearing industry doing?", 1)
+    assert other.locator("#chat .msg-q").count() == 1
+    assert page.locator("#chat .msg-q").count() == 1
+    assert "Luoyang's landmark" in page.locator("#chat").inner_text()
+    assert "Luoyang's landmark" not in other.locator("#chat").inner_text()
+    other.close()
+
+
+def test_refusal_looks_like_a_refusal_and_related_passages_differ(page: Any) -> None:
+    answer = ask(page, "What is the capital of Peru?", 1)
+    assert "refusal" in (answer.get_attribute("class") or "")
+    assert "Not answered from the documents" in answer.inner_text()
+    assert page.locator("#sources .cite.source").count() == 0
+    related = page.locator("#sources .cite.related")
+    assert related.count() >= 1
+    assert related.first.evaluate("e => getComputedStyle(e).borderLeftStyle") == "dashed"
+    related.first.click()
+    mark = page.locator("#docview mark.related-mark")
+    mark.wait_for(timeout=15_000)
+    assert mark.evaluate("e => getComputedStyle(e).backgroundColor") != "rgb(253, 224, 71)"  # not the citation yellow
+
+
+# -- feedback and export --------------------------------------------------------------------------
+
+
+def test_thumbs_feedback_lands_in_the_log(page: Any, server: Server) -> None:
+    before = len(feedback_rows(server))
+    ask(page, MEDALS, 1)
+    page.locator("#fb-comment textarea").fill("exactly what I needed")
+    page.locator("#thumb-up").click()
+    page.locator("#fb-status").get_by_text("saved").wait_for(timeout=15_000)
+    page.locator("#chat button[aria-label='Dislike']").first.click()  # the thumbs on the message itself
+    deadline = time.monotonic() + 15
+    while len(feedback_rows(server)) < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rows = feedback_rows(server)[before:]
+    assert [r["rating"] for r in rows] == ["up", "down"]
+    assert rows[0]["comment"] == "exactly what I needed" and rows[1]["comment"] == ""
+    assert rows[0]["question"] == MEDALS and "[1]" in rows[0]["answer"]
+    assert rows[0]["citations"][0]["file"] == "000_9e53f5965d956f18.txt" and rows[0]["time"]
+
+
+def test_export_downloads_the_conversation_as_markdown(page: Any) -> None:
+    ask(page, MEDALS, 1)
+    with page.expect_download(timeout=15_000) as info:
+        page.locator("#export").click()
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    assert info.value.suggested_filename.endswith(".md")
+    assert f"## 1. {MEDALS}" in text
+    assert "- [1] `000_9e53f5965d956f18.txt`" in text and "Luoyang" in text
+
+
+# -- documents ------------------------------------------------------------------------------
+
+
+def test_upload_ask_remove_and_hostile_html_stays_text(page: Any, server: Server, tmp_path: Path) -> None:
+    from doc_factory import make_docx
+
+    hostile = tmp_path / "zorblat.md"
+    hostile.write_text(HOSTILE, encoding="utf-8")
+    docx = tmp_path / "quarry report.docx"
+    docx.write_bytes(make_docx(["Quarry report", "The Wuzhen quarry ships 800 tonnes of granite every week."]))
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"Too big. " * 114_000)  # 1.03 MB: over the 1 MB limit, under Gradio's transport cap
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(hostile), str(docx), str(big)])
+    status = page.locator("#upload-status")
+    status.get_by_text("big.txt").wait_for(timeout=60_000)
+    text = status.inner_text()
+    assert "zorblat.md" in text and "quarry report.docx" in text, text
+    assert "over the 1 MB limit" in text
+    table = page.locator("#doclist")
+    table.get_by_text("zorblat.md").wait_for(timeout=10_000)
+    assert "quarry report.docx" in table.inner_text()
+    assert sorted(p.name for p in (server.data_dir / "uploads").iterdir()) == ["quarry report.docx", "zorblat.md"]
+
+    page.get_by_role("tab", name="Chat").click()
+    answer = ask(page, "How many megawatts does the Zorblat reactor produce?", 1)
+    assert "40 megawatts" in answer.inner_text()
+    page.locator("#sources").get_by_text("zorblat.md").first.wait_for()
+    answer.locator("a.cite-ref:not(.cite-chip)").first.click()
+    page.locator("#docview mark").wait_for(timeout=15_000)
+    shown = page.locator("#docview .doc-text").inner_text()
+    assert '<script>window.__pwned = "script"; alert("pwned")</script>' in shown
+    assert "<img src=x onerror=" in shown and "**not bold**" in shown
+    assert page.locator("#docview script, #docview img, #chat img[src='x']").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    second = ask(page, "How much granite does the Wuzhen quarry ship?", 2)
+    assert "800 tonnes" in second.inner_text()
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#remove-pick input").click()
+    page.get_by_role("option", name="zorblat.md", exact=False).click()
+    page.locator("#remove").click()
+    page.locator("#remove-status").get_by_text("removed zorblat.md").wait_for(timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#doclist').innerText.includes('zorblat.md')", timeout=10_000)
+    assert not (server.data_dir / "uploads" / "zorblat.md").exists()
+    page.get_by_role("tab", name="Chat").click()
+    third = ask(page, "How many megawatts does the Zorblat reactor produce?", 3)
+    assert "zorblat.md" not in third.inner_text()
+
+
+# -- the HTTP API and the login ----------------------------------------------------------------
+
+
+def test_api_returns_answer_and_citations_as_data(server: Server) -> None:
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    result = client.predict(MEDALS, 4, api_name="/ask")
+    assert result["refused"] is False and "[1]" in result["answer"]
+    assert result["citations"][0]["file"] == "000_9e53f5965d956f18.txt"
+    c = result["citations"][0]
+    assert set(c) >= {"n", "file", "title", "quote", "start_char", "end_char"} and c["n"] == 1
+    assert result["mode"] == "extractive" and result["question"] == MEDALS
+    assert "error" in client.predict("   ", api_name="/ask")
+
+
+def test_auth_refuses_page_and_api_without_login(servers: dict[str, Server], browser: Any) -> None:
+    from gradio_client import Client
+
+    server = servers["auth"]
+    for path in ("config", "gradio_api/info"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(server.url + path, timeout=10)
+        assert err.value.code == 401
+    with pytest.raises(Exception):  # noqa: B017 - gradio_client raises ValueError or httpx errors by version
+        Client(server.url, verbose=False).predict(MEDALS, api_name="/ask")
+    with pytest.raises(Exception):  # noqa: B017
+        Client(server.url, auth=(AUTH[0], "wrong"), verbose=False)
+    logged_in = Client(server.url, auth=AUTH, verbose=False).predict(MEDALS, api_name="/ask")
+    assert logged_in["citations"][0]["file"] == "000_9e53f5965d956f18.txt"
+
+    page = browser.new_page()
+    page.goto(server.url)
+    page.locator("input[type=password]").wait_for(timeout=30_000)
+    assert page.locator("#question").count() == 0
+    page.locator("input[type=text], input:not([type])").first.fill(AUTH[0])
+    page.locator("input[type=password]").fill(AUTH[1])
+    page.locator("button[type=submit], button:has-text('Login')").first.click()
+    page.locator("#question textarea").wait_for(timeout=60_000)
     page.close()
