@@ -26,12 +26,10 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import bench_retrieval as gen  # noqa: E402 - the corpus generator and question sampler
+from serving import free_port, stop, wait_for_http  # noqa: E402
 
 RESULTS = HERE / "results.json"
 README = HERE / "README.md"
@@ -250,12 +249,6 @@ def cold_wall(cmd: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -265,32 +258,18 @@ def _vm_hwm_mb(pid: int) -> float:
 
 def serve_startup(data: Path) -> dict[str, Any]:
     """Seconds from `chatbot serve` to its first HTTP 200 on /, and its peak RSS then."""
-    port = _free_port()
+    port = free_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen([str(VENV_BIN / "chatbot"), "serve", "--port", str(port)],
                             env=_env(CHATBOT_DATA_DIR=str(data)), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"chatbot serve exited: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-            if time.perf_counter() - t0 > 300:
-                raise SystemExit("chatbot serve did not answer within 300 s")
+        wait_for_http(proc, f"http://127.0.0.1:{port}/",
+                      lambda: proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else "")
         seconds = time.perf_counter() - t0
         return {"seconds": round(seconds, 2), "peak_rss_mb": round(_vm_hwm_mb(proc.pid), 1)}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:

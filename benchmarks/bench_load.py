@@ -19,15 +19,12 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,15 +32,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import serving  # noqa: E402
+
 from chatbot.loaders import load_file  # noqa: E402 - after the path set-up
 
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -155,24 +150,13 @@ def main() -> int:
         subprocess.run([chatbot, "ingest", str(REPO / "seeds")], env=env, cwd=REPO, check=True,
                        stdout=subprocess.DEVNULL)
         ingest_s = time.perf_counter() - t0
-        port = free_port()
+        port = serving.free_port()
         url = f"http://127.0.0.1:{port}/"
         log = (tmp / "serve.log").open("wb")
         t0 = time.perf_counter()
         server = subprocess.Popen([chatbot, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                   cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"chatbot serve exited ({server.returncode}): {(tmp / 'serve.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() - t0 > 300:
-                raise SystemExit("chatbot serve did not come up in 300 s")
-            time.sleep(0.5)
+        serving.wait_for_http(server, url, lambda: (tmp / "serve.log").read_text(), poll=0.5)
         startup_s = time.perf_counter() - t0
         rss_idle = rss_mb(server.pid)
         print(f"indexed seeds in {ingest_s:.1f} s; server up in {startup_s:.1f} s at {url}", flush=True)
@@ -194,13 +178,8 @@ def main() -> int:
         load_after = os.getloadavg()
         server_alive = server.poll() is None
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        if server is not None:
+            serving.stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
     latencies = [x for s in sessions for x in s.latencies]
