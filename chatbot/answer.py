@@ -43,7 +43,6 @@ class Sentence:
     coverage: float = 0.0
     similarity: float = 0.0
     wanted: bool = False
-    novel: bool = False  # holds a content word the question does not
     score: float = 0.0
 
 
@@ -89,9 +88,7 @@ class ExtractiveAnswerer:
     min_coverage = 0.25
     min_similarity = 0.25
     cross_lang_chunks = 4
-    need_wanted = False
-    strict_extra = False
-    wanted_bonus = 0.15
+    wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
 
     def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
@@ -126,7 +123,7 @@ class ExtractiveAnswerer:
                 cov = max(cov, len(q_bigrams & _bigrams(s.evidence.quote)) / len(q_bigrams))
             s.coverage = cov
             s.wanted = wanted_match(q, s.evidence.quote)
-            s.novel = novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
+            novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
             evidence = max(cov, 1.6 * s.similarity)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
@@ -138,8 +135,6 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(n.replace(",", "") in seen for n in q.numbers):
                 return False
-        if self.need_wanted and q.wants and not s.wanted:
-            return False  # asked for a date, a number or a name, and the sentence holds none
         return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
 
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
@@ -166,7 +161,7 @@ class ExtractiveAnswerer:
                 continue
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
             other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for ev in chosen)
-            if adds_terms or (other_file and not self.strict_extra):
+            if adds_terms or other_file:
                 ev = self.shorten(q, s.evidence, budget - used, idf, qvec)
                 if len(ev.quote) <= budget - used:
                     chosen.append(ev)
