@@ -118,6 +118,30 @@ def test_reingest_unchanged_embeds_nothing(make_bot: BotFactory, corpus: Path) -
     assert again.chunks_added == 0 and sorted(again.unchanged) == SEED_FILES
 
 
+def test_chunk_texts_are_read_from_metadata_and_from_older_documents(make_bot: BotFactory, corpus: Path) -> None:
+    """Chunks keep their text in Chroma metadata now; an index written before kept it as the
+    Chroma document, and must still answer with its quotes intact."""
+    bot = make_bot()
+    bot.ingest([corpus], progress=False)
+    store = bot.store()
+    res = store.collection.get(include=["documents", "metadatas", "embeddings"])
+    assert all(doc is None for doc in res["documents"])
+    assert all(meta["text"] for meta in res["metadatas"])
+    before = bot.ask(MEDALS_Q)
+    # rewrite every chunk the old way: text as the document, no text in the metadata
+    store.collection.delete(ids=res["ids"])
+    store.collection.add(
+        ids=res["ids"], embeddings=res["embeddings"], documents=[m["text"] for m in res["metadatas"]],
+        metadatas=[{k: v for k, v in m.items() if k != "text"} for m in res["metadatas"]],
+    )
+    old = make_bot()
+    assert all("text" not in m for m in old.store().collection.get(include=["metadatas"])["metadatas"])
+    after = old.ask(MEDALS_Q)
+    assert after.answer == before.answer and after.citations == before.citations
+    assert after.citations and check(after.answer, after.citations, old.store().document_text) == []
+    assert "000_9e53f5965d956f18.txt" in {c.file for c in after.citations}
+
+
 # -- changes to the corpus --------------------------------------------------------------------
 
 
