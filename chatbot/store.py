@@ -19,6 +19,7 @@ Indexes written before this keep their texts as documents; both are read.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -78,7 +79,15 @@ def _client(settings: Settings) -> chromadb.ClientAPI:
         except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
             raise unavailable(settings, exc) from exc
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    # Opening a new directory creates Chroma's tables; two processes doing that at once (two
+    # ingests started together, or serve beside an ingest) fail with "table collections already
+    # exists". One opener at a time, for the moment it takes.
+    with (settings.data_dir / "chroma.open.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _files_collection(settings: Settings) -> str:

@@ -265,6 +265,24 @@ def test_two_ingests_at_once_one_stops_with_a_clear_message(tmp_path: Path, embe
     assert again.chunks_added == 0 and len(again.unchanged) == len(names)
 
 
+def test_processes_opening_a_new_data_dir_together_all_succeed(tmp_path: Path) -> None:
+    """Chroma creates its tables when a new directory is first opened; without the open lock,
+    two processes doing it at once failed ("table collections already exists", about 1 in 10
+    here), which made the two-ingests test above flaky."""
+    code = ("import sys; from pathlib import Path; from chatbot.config import Settings; "
+            "from chatbot.store import _client; "
+            "_client(Settings(data_dir=Path(sys.argv[1]), _env_file=None)).heartbeat()")
+    failures = []
+    for trial in range(3):
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"data{trial}")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        for proc in procs:
+            _out, err = proc.communicate(timeout=120)
+            if proc.returncode:
+                failures.append(err.strip().splitlines()[-1])
+    assert not failures, failures
+
+
 # -- an index built with other settings ----------------------------------------------------------
 
 
