@@ -108,11 +108,15 @@ class ExtractiveAnswerer:
                 out.append(Sentence(ev, rank, _terms(ev.quote)))
         return out
 
-    def score(self, q: Question, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None) -> None:
+    def score(self, q: Question, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None,
+              cross_ranks: int | None = None) -> None:
+        """Score every sentence; those of the first `cross_ranks` chunks (default
+        `cross_lang_chunks`) in the other language also by embedding similarity."""
         weights = {t: idf.get(t, 1.0) for t in q.terms}
         total = sum(weights.values()) or 1.0
         q_bigrams = _bigrams(q.text) if q.lang == "zh" else set()
-        cross = [s for s in sents if s.evidence.chunk.lang != q.lang and s.rank < self.cross_lang_chunks]
+        cross_ranks = self.cross_lang_chunks if cross_ranks is None else cross_ranks
+        cross = [s for s in sents if s.evidence.chunk.lang != q.lang and s.rank < cross_ranks and not s.similarity]
         if cross and qvec is not None:
             vecs = self.embeddings.embed_array([s.evidence.quote for s in cross])
             for s, sim in zip(cross, vecs @ qvec):
@@ -145,6 +149,12 @@ class ExtractiveAnswerer:
         self.score(q, sents, idf or {}, qvec)
         sents.sort(key=lambda s: s.score, reverse=True)
         best = next((s for s in sents[:self.look_at] if self.supported(q, s, ranked)), None)
+        if best is None and any(s.evidence.chunk.lang != q.lang for s in sents):
+            # before refusing, read every passage in the other language by similarity (the
+            # retriever's other-language slot lies below the chunks read that way at first)
+            self.score(q, sents, idf or {}, qvec, cross_ranks=len(ranked))
+            sents.sort(key=lambda s: s.score, reverse=True)
+            best = next((s for s in sents[:self.look_at] if self.supported(q, s, ranked)), None)
         if best is None:
             related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)
