@@ -73,6 +73,20 @@ def test_a_runner_up_sentence_answers_when_the_top_one_lacks_the_asked_year(embe
     assert all(ev.chunk.file == "b.txt" for ev in draft.evidence)
 
 
+def test_a_passage_in_the_other_language_below_the_first_four_answers_before_a_refusal(
+        embeddings: BundledEmbeddings) -> None:
+    """The retriever's other-language slot is the fifth chunk; when nothing above it answers,
+    its sentences are read by similarity before the answerer refuses."""
+    q = Question.parse("How many robots did Acme Robotics sell in 2021?")
+    filler = ["The weather in Paris was mild this spring.", "A new bridge opened over the river.",
+              "The museum added a wing for modern art.", "Local farmers expect a good harvest."]
+    ranked = [ScoredChunk(_chunk(f"en{i}", text, "en"), 5.0 - i) for i, text in enumerate(filler)]
+    ranked.append(ScoredChunk(_chunk("zh", "2021年，艾克米机器人公司共售出四千二百台机器人。", "zh"), 0.5))
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused, draft.related
+    assert [ev.chunk.file for ev in draft.evidence] == ["zh.txt"]
+
+
 def test_refuses_when_no_passage_mentions_the_asked_year(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("How many robots did Acme Robotics sell in 2019?")
     ranked = [ScoredChunk(_chunk("a", "In 2021 Acme Robotics sold 4,200 robots.", "en"), 1.0)]
