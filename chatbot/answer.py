@@ -20,7 +20,7 @@ from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
 from chatbot.query import Question, wanted_match
-from chatbot.terms import tokenize
+from chatbot.terms import han_bigrams, tokenize
 from chatbot.types import ScoredChunk
 
 REFUSAL = {
@@ -76,11 +76,6 @@ def _split_glued(text: str, spans: list[Span]) -> list[Span]:
     return out
 
 
-def _bigrams(text: str) -> set[str]:
-    han = re.sub(r"[^\u3400-\u9fff]", "", text)
-    return {han[i : i + 2] for i in range(len(han) - 1)}
-
-
 class ExtractiveAnswerer:
     """Quotes the sentence(s) of the ranked chunks that best answer the question."""
 
@@ -114,7 +109,7 @@ class ExtractiveAnswerer:
         `cross_lang_chunks`) in the other language also by embedding similarity."""
         weights = {t: idf.get(t, 1.0) for t in q.terms}
         total = sum(weights.values()) or 1.0
-        q_bigrams = _bigrams(q.text) if q.lang == "zh" else set()
+        q_bigrams = han_bigrams(q.text) if q.lang == "zh" else set()
         cross_ranks = self.cross_lang_chunks if cross_ranks is None else cross_ranks
         cross = [s for s in sents if s.evidence.chunk.lang != q.lang and s.rank < cross_ranks and not s.similarity]
         if cross and qvec is not None:
@@ -124,7 +119,7 @@ class ExtractiveAnswerer:
         for s in sents:
             cov = sum(w for t, w in weights.items() if t in s.terms) / total
             if q_bigrams:
-                cov = max(cov, len(q_bigrams & _bigrams(s.evidence.quote)) / len(q_bigrams))
+                cov = max(cov, len(q_bigrams & han_bigrams(s.evidence.quote)) / len(q_bigrams))
             s.coverage = cov
             s.wanted = wanted_match(q, s.evidence.quote)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
@@ -141,6 +136,10 @@ class ExtractiveAnswerer:
                 return False
         return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
 
+    def _pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk]) -> Sentence | None:
+        """The first supported one of the `look_at` best-scoring sentences (sorted already)."""
+        return next((s for s in sents[: self.look_at] if self.supported(q, s, ranked)), None)
+
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
                idf: dict[str, float] | None = None) -> Draft:
         sents = self.sentences(ranked)
@@ -148,13 +147,13 @@ class ExtractiveAnswerer:
             return Draft(REFUSAL[q.lang], [], True)
         self.score(q, sents, idf or {}, qvec)
         sents.sort(key=lambda s: s.score, reverse=True)
-        best = next((s for s in sents[:self.look_at] if self.supported(q, s, ranked)), None)
+        best = self._pick(q, sents, ranked)
         if best is None and any(s.evidence.chunk.lang != q.lang for s in sents):
             # before refusing, read every passage in the other language by similarity (the
             # retriever's other-language slot lies below the chunks read that way at first)
             self.score(q, sents, idf or {}, qvec, cross_ranks=len(ranked))
             sents.sort(key=lambda s: s.score, reverse=True)
-            best = next((s for s in sents[:self.look_at] if self.supported(q, s, ranked)), None)
+            best = self._pick(q, sents, ranked)
         if best is None:
             related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)

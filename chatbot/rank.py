@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +20,7 @@ import numpy as np
 
 from chatbot.chunking import split_sentences
 from chatbot.query import Question, wanted_match
-from chatbot.terms import is_stop, tokenize
+from chatbot.terms import han_bigrams, is_stop, tokenize
 from chatbot.types import Chunk
 
 WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
@@ -38,11 +37,6 @@ class Candidate:
     bm25: float = 0.0
     dense_rank: int = 0  # 1-based; 0 when not among the dense candidates
     bm25_rank: int = 0
-
-
-def _bigrams(text: str) -> set[str]:
-    han = re.sub(r"[^\u3400-\u9fff]", "", text)
-    return {han[i : i + 2] for i in range(len(han) - 1)}
 
 
 @lru_cache(maxsize=8192)
@@ -67,7 +61,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
     total = sum(idf.get(t, 0.0) for t in q.terms) or 1.0
     top_dense = max(c.dense for c in cands)
     top_bm25 = max(c.bm25 for c in cands) or 1.0
-    q_bi = _bigrams(q.text) if q.lang == "zh" else set()
+    q_bi = han_bigrams(q.text) if q.lang == "zh" else set()
     numbers = [n.replace(",", "") for n in q.numbers]
     q_seq = tokenize(q.text)
     q_pairs = {(a, b) for a, b in zip(q_seq, q_seq[1:]) if not (is_stop(a) and is_stop(b))}
@@ -86,7 +80,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
         phrase = sum(p in pairs for p in q_pairs) / len(q_pairs) if q_pairs else 0.0
         title_terms = _title_terms(c.chunk.title)
         title_cov = sum(idf.get(t, 0.0) for t in q.terms if t in title_terms) / total
-        bigram = len(q_bi & _bigrams(text)) / len(q_bi) if q_bi else cov
+        bigram = len(q_bi & han_bigrams(text)) / len(q_bi) if q_bi else cov
         flat = text.replace(",", "")
         num_match = sum(n in flat for n in numbers) / len(numbers) if numbers else 0.0
         wants = 1.0 if wanted_match(q, text) else 0.0

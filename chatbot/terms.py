@@ -79,5 +79,12 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def han_bigrams(text: str) -> set[str]:
+    """Pairs of adjacent Chinese characters, punctuation and Latin text dropped: a match on
+    them does not depend on how jieba cut the question or the passage."""
+    han = re.sub(r"[^\u3400-\u9fff]", "", text)
+    return {han[i : i + 2] for i in range(len(han) - 1)}
+
+
 def is_number(term: str) -> bool:
     return bool(term) and term[0].isdigit()
