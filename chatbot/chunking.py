@@ -134,6 +134,27 @@ class Chunker:
             pos = cut
         return out
 
+    def _end(self, text: str, pieces: list[tuple[Span, int]], i: int) -> int:
+        """The first piece index j > i such that pieces i..j no longer fit in one chunk.
+
+        The sum of the pieces' own counts tracks the window's count closely, so it gives the
+        first guess; exact counts then move it to the boundary, in one or two encodings
+        instead of one per piece. (A window's count only grows with j, so this is the same
+        boundary a piece-by-piece scan finds.)
+        """
+        def fits(j: int) -> bool:
+            return self._count(text[pieces[i][0].start : pieces[j][0].end]) <= self.max_tokens
+
+        j, estimate = i + 1, pieces[i][1]  # a piece alone always fits (long sentences were cut)
+        while j < len(pieces) and estimate + pieces[j][1] <= self.max_tokens:
+            estimate += pieces[j][1]
+            j += 1
+        while j < len(pieces) and fits(j):
+            j += 1
+        while j - 1 > i and not fits(j - 1):
+            j -= 1
+        return j
+
     def chunk(self, doc: LoadedDoc, doc_id: str) -> list[Chunk]:
         text = doc.text
         pieces = self._pieces(text)
@@ -141,9 +162,7 @@ class Chunker:
         seen_ids: dict[str, int] = {}
         i = 0
         while i < len(pieces):
-            j = i + 1  # a piece alone always fits (long sentences were cut to fit)
-            while j < len(pieces) and self._count(text[pieces[i][0].start : pieces[j][0].end]) <= self.max_tokens:
-                j += 1
+            j = self._end(text, pieces, i)
             start, end = pieces[i][0].start, pieces[j - 1][0].end
             body = text[start:end]
             chunk_id = _chunk_id(doc.source, body, seen_ids)
