@@ -164,6 +164,9 @@ class Ingestor:
             new_ids = [c.id for c in p.chunks]
             if p.old:
                 gone += sorted(set(p.old.chunk_ids) - set(new_ids))
+                # a kept chunk (same text, same id) may have moved in the edited file
+                fresh_ids = {c.id for c in p.fresh}
+                store.update_positions([c for c in p.chunks if c.id not in fresh_ids])
             store.manifest.files[p.doc.source] = FileEntry(
                 source=p.doc.source, file=p.doc.file, title=p.doc.title, lang=p.doc.lang,
                 sha256=p.doc.sha256, doc_id=p.doc_id, n_chars=len(p.doc.text), chunk_ids=new_ids,

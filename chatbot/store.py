@@ -11,10 +11,14 @@ local `keyword.sqlite` is a cache, synced from the server's manifest on open and
 shared manifest's generation moves (checked at most once a second, when the manifest is read).
 A call that fails to connect is retried once, then raises `StoreUnavailableError` naming the fix.
 
-A chunk's text is stored in its Chroma metadata (`text`), not as a Chroma document: embedded
-Chroma keeps a trigram full-text index of documents that we never query (our keyword index is
-the FTS5 one beside it), and building it took 9 s per 10,000 chunks, about an eighth of ingest.
-Indexes written before this keep their texts as documents; both are read.
+Where a chunk's text lives. Embedded mode: nowhere in Chroma; it is the slice
+`[start_char, end_char)` of its file's normalized text in `texts/`, checked against a CRC-32 kept
+in the chunk's metadata (`crc`), so a chunk whose file was rewritten under it (a reader beside a
+running ingest) is dropped, never quoted wrongly. Storing long strings in Chroma is what made its
+upsert slow: as documents it builds a trigram full-text index we never query (12.4 s per 10,000
+chunks), and as metadata it still cost 9.2 s against 2.5 s without them. Server mode: in the
+chunk's metadata (`text`), so a reader on another machine needs no extra round trip per file.
+Indexes written before keep their texts as documents or metadata; all three are read.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import logging
 import os
 import threading
 import time
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +52,7 @@ __all__ = ["FileEntry", "Manifest", "Store", "chunk_from_record", "index_stamp"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _CONNECTION_ERRORS = (httpx.TransportError, ConnectionError)
+TEXT_CACHE_FILES = 512  # embedded mode: normalized file texts kept in memory for chunk slices
 SYNC_INTERVAL_S = 1.0  # server mode: how often reading the manifest checks for others' writes
 RETRY_PAUSE_S = 0.5
 
@@ -107,6 +114,8 @@ class Store:
         self._texts: dict[str, str] = {}  # server mode: texts waiting for their manifest entry
         self._generation: str | None = None  # server mode: the shared manifest we last synced
         self._checked_at = 0.0
+        # embedded mode: doc_id -> (file stamp, normalized text), least recently used first
+        self._doc_texts: OrderedDict[str, tuple[tuple[int, int, int], str]] = OrderedDict()
         if not self.remote and not create and not settings.manifest_path.exists():
             raise IndexMissingError(str(settings.data_dir))
         self.client = _client(settings)
@@ -201,7 +210,7 @@ class Store:
             self.keywords.delete(extra)
         for i in range(0, len(missing), 1000):
             res = self._call(self.collection.get, ids=missing[i : i + 1000], include=["documents", "metadatas"])
-            self.keywords.add(zip(res["ids"], map(_record_text, res["documents"] or [], res["metadatas"] or [])))
+            self.keywords.add((c.id, c.text) for c in self._chunks(res["ids"], res["documents"], res["metadatas"]))
         if extra or missing:
             log.info("keyword cache synced added=%d removed=%d", len(missing), len(extra))
 
@@ -253,6 +262,11 @@ class Store:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
 
+    def _record_metadata(self, chunk: Chunk) -> dict[str, str | int]:
+        if self.remote:
+            return {**chunk.metadata(), "text": chunk.text}
+        return {**chunk.metadata(), "crc": zlib.crc32(chunk.text.encode("utf-8"))}
+
     def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         if not chunks:
             return
@@ -260,9 +274,17 @@ class Store:
             self.collection.upsert,
             ids=[c.id for c in chunks],
             embeddings=vectors,
-            metadatas=[{**c.metadata(), "text": c.text} for c in chunks],
+            metadatas=[self._record_metadata(c) for c in chunks],
         )
         self.keywords.add((c.id, c.text) for c in chunks)
+
+    def update_positions(self, chunks: list[Chunk]) -> None:
+        """Rewrite the metadata of chunks that stay in an edited file (same text, so same id and
+        vector) but may have moved: offsets, position and title come from the new version."""
+        for i in range(0, len(chunks), 1000):
+            part = chunks[i : i + 1000]
+            self._call(self.collection.update, ids=[c.id for c in part],
+                       metadatas=[self._record_metadata(c) for c in part])
 
     def delete_chunks(self, ids: list[str]) -> None:
         for i in range(0, len(ids), 5000):
@@ -313,6 +335,54 @@ class Store:
             return self.backend.text(doc_id)  # type: ignore[union-attr]
         return self.text_path(doc_id).read_text(encoding="utf-8")
 
+    def _cached_text(self, doc_id: str) -> str | None:
+        """Embedded mode: a file's normalized text, from memory while the file is unchanged."""
+        path = self.text_path(doc_id)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            hit = self._doc_texts.get(doc_id)
+            if hit is not None and hit[0] == stamp:
+                self._doc_texts.move_to_end(doc_id)
+                return hit[1]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            self._doc_texts[doc_id] = (stamp, text)
+            while len(self._doc_texts) > TEXT_CACHE_FILES:
+                self._doc_texts.popitem(last=False)
+        return text
+
+    def _record_text(self, document: str | None, meta: Any) -> str | None:
+        """A chunk's text: the slice of its file's text (checked by CRC), or for indexes written
+        before, its metadata `text` or its Chroma document. None when it cannot be trusted."""
+        if document:
+            return document
+        if meta.get("text"):
+            return str(meta["text"])
+        text = self._cached_text(str(meta["doc_id"]))
+        if text is None:
+            return None
+        piece = text[int(meta["start_char"]) : int(meta["end_char"])]
+        if zlib.crc32(piece.encode("utf-8")) != meta.get("crc"):
+            log.info("chunk skipped doc_id=%s: its file changed under it (an ingest is running)", meta["doc_id"])
+            return None
+        return piece
+
+    def _chunks(self, ids: list[str], documents: Any, metadatas: Any) -> list[Chunk]:
+        """Chunks of a Chroma result, in its order; those whose text cannot be trusted left out."""
+        out = []
+        for cid, document, meta in zip(ids, documents or [None] * len(ids), metadatas):
+            text = self._record_text(document, meta)
+            if text is not None:
+                out.append(chunk_from_record(cid, text, meta))
+        return out
+
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
         # Chroma returns fewer than k (none for an empty collection) without an error, so no
         # count() first: one request per question, which matters against a server
@@ -321,22 +391,18 @@ class Store:
             query_embeddings=[vector], n_results=k,
             include=["documents", "metadatas", "distances"],
         )
-        out = []
-        for cid, text, meta, dist in zip(
-            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]  # type: ignore[index]
-        ):
-            sim = 1.0 - float(dist)
-            out.append(ScoredChunk(chunk=chunk_from_record(cid, text, meta), score=sim, dense=sim))
-        return out
+        ids = res["ids"][0]
+        sims = dict(zip(ids, (1.0 - float(d) for d in res["distances"][0])))  # type: ignore[index]
+        chunks = self._chunks(ids, res["documents"][0], res["metadatas"][0])  # type: ignore[index]
+        return [ScoredChunk(chunk=c, score=sims[c.id], dense=sims[c.id]) for c in chunks]
 
     def get_with_vectors(self, ids: list[str]) -> list[tuple[Chunk, np.ndarray]]:
         if not ids:
             return []
         res = self._call(self.collection.get, ids=ids, include=["documents", "metadatas", "embeddings"])
-        return [
-            (chunk_from_record(cid, text, meta), np.asarray(vec, dtype=np.float32))
-            for cid, text, meta, vec in zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"])  # type: ignore[arg-type]
-        ]
+        vectors = dict(zip(res["ids"], res["embeddings"]))  # type: ignore[arg-type]
+        return [(c, np.asarray(vectors[c.id], dtype=np.float32))
+                for c in self._chunks(res["ids"], res["documents"], res["metadatas"])]
 
     def neighbours(self, chunk: Chunk) -> list[Chunk]:
         """The chunks just before and after `chunk` in its file."""
@@ -345,26 +411,17 @@ class Store:
             where={"$and": [{"doc_id": chunk.doc_id}, {"seq": {"$in": [chunk.seq - 1, chunk.seq + 1]}}]},
             include=["documents", "metadatas"],
         )
-        found = [chunk_from_record(cid, t, m) for cid, t, m in zip(res["ids"], res["documents"], res["metadatas"])]  # type: ignore[arg-type]
-        return sorted(found, key=lambda c: c.seq)
+        return sorted(self._chunks(res["ids"], res["documents"], res["metadatas"]), key=lambda c: c.seq)
 
     def get_chunks(self, ids: list[str]) -> list[Chunk]:
         res = self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])
-        found = {
-            cid: chunk_from_record(cid, text, meta)
-            for cid, text, meta in zip(res["ids"], res["documents"], res["metadatas"])  # type: ignore[arg-type]
-        }
+        found = {c.id: c for c in self._chunks(res["ids"], res["documents"], res["metadatas"])}
         return [found[i] for i in ids if i in found]
 
 
-def _record_text(document: str | None, meta: Any) -> str:
-    """A chunk's text: in the metadata since the documents went, as a document before."""
-    return document or str((meta or {}).get("text") or "")
-
-
-def chunk_from_record(cid: str, text: str | None, meta: Any) -> Chunk:
+def chunk_from_record(cid: str, text: str, meta: Any) -> Chunk:
     return Chunk(
         id=cid, doc_id=str(meta["doc_id"]), file=str(meta["file"]), title=str(meta["title"]),
-        text=_record_text(text, meta), start_char=int(meta["start_char"]), end_char=int(meta["end_char"]),
+        text=text, start_char=int(meta["start_char"]), end_char=int(meta["end_char"]),
         lang=str(meta["lang"]), seq=int(meta["seq"]),
     )

@@ -68,7 +68,9 @@ def assert_consistent(bot: Chatbot) -> None:
     for entry in entries:
         text = bot.document_text(entry.doc_id)
         assert len(text) == entry.n_chars
-        for chunk in store.get_chunks(entry.chunk_ids):
+        chunks = store.get_chunks(entry.chunk_ids)
+        assert [c.id for c in chunks] == entry.chunk_ids, "a chunk's text cannot be read back"
+        for chunk in chunks:
             assert chunk.doc_id == entry.doc_id and chunk.file == entry.file
             assert text[chunk.start_char : chunk.end_char] == chunk.text
     reopened = Chatbot(store.settings, bot.embeddings)
@@ -118,28 +120,52 @@ def test_reingest_unchanged_embeds_nothing(make_bot: BotFactory, corpus: Path) -
     assert again.chunks_added == 0 and sorted(again.unchanged) == SEED_FILES
 
 
-def test_chunk_texts_are_read_from_metadata_and_from_older_documents(make_bot: BotFactory, corpus: Path) -> None:
-    """Chunks keep their text in Chroma metadata now; an index written before kept it as the
-    Chroma document, and must still answer with its quotes intact."""
+@pytest.mark.parametrize("old_way", ["document", "metadata"])
+def test_chunk_texts_come_from_the_file_texts_and_older_indexes_still_answer(
+    make_bot: BotFactory, corpus: Path, old_way: str
+) -> None:
+    """Embedded Chroma holds no chunk texts now (each is its file's text at its offsets, checked
+    by CRC); indexes written before kept them as Chroma documents, then in the metadata, and
+    must still answer with the same quotes."""
     bot = make_bot()
     bot.ingest([corpus], progress=False)
     store = bot.store()
     res = store.collection.get(include=["documents", "metadatas", "embeddings"])
     assert all(doc is None for doc in res["documents"])
-    assert all(meta["text"] for meta in res["metadatas"])
+    assert all("text" not in meta and isinstance(meta["crc"], int) for meta in res["metadatas"])
     before = bot.ask(MEDALS_Q)
-    # rewrite every chunk the old way: text as the document, no text in the metadata
+    texts = {c.id: c.text for c in store.get_chunks(res["ids"])}
+    assert len(texts) == len(res["ids"])
+    # rewrite every chunk an old way
     store.collection.delete(ids=res["ids"])
-    store.collection.add(
-        ids=res["ids"], embeddings=res["embeddings"], documents=[m["text"] for m in res["metadatas"]],
-        metadatas=[{k: v for k, v in m.items() if k != "text"} for m in res["metadatas"]],
-    )
+    metas = [{k: v for k, v in m.items() if k != "crc"} for m in res["metadatas"]]
+    if old_way == "document":
+        store.collection.add(ids=res["ids"], embeddings=res["embeddings"], metadatas=metas,
+                             documents=[texts[i] for i in res["ids"]])
+    else:
+        store.collection.add(ids=res["ids"], embeddings=res["embeddings"],
+                             metadatas=[m | {"text": texts[i]} for m, i in zip(metas, res["ids"])])
     old = make_bot()
-    assert all("text" not in m for m in old.store().collection.get(include=["metadatas"])["metadatas"])
+    assert all("crc" not in m for m in old.store().collection.get(include=["metadatas"])["metadatas"])
     after = old.ask(MEDALS_Q)
     assert after.answer == before.answer and after.citations == before.citations
     assert after.citations and check(after.answer, after.citations, old.store().document_text) == []
     assert "000_9e53f5965d956f18.txt" in {c.file for c in after.citations}
+
+
+def test_a_chunk_whose_file_changed_under_it_is_dropped_not_misquoted(make_bot: BotFactory, corpus: Path) -> None:
+    """A reader beside a running ingest can meet a chunk whose file text was already replaced:
+    its slice no longer matches its CRC, so it is left out rather than shown with other words."""
+    bot = make_bot()
+    bot.ingest([corpus], progress=False)
+    store = bot.store()
+    entry = entry_for(bot, "000_9e53f5965d956f18.txt")
+    assert len(store.get_chunks(entry.chunk_ids)) == len(entry.chunk_ids)
+    text = store.document_text(entry.doc_id)
+    store.write_text(entry.doc_id, "X" + text[1:])  # same length, first chunk's first character differs
+    left = store.get_chunks(entry.chunk_ids)
+    assert [c.id for c in left] == entry.chunk_ids[1:]
+    assert all(text[c.start_char : c.end_char] == c.text for c in left)
 
 
 # -- changes to the corpus --------------------------------------------------------------------
@@ -167,6 +193,34 @@ def test_modified_file_is_updated_alone(make_bot: BotFactory, corpus: Path) -> N
     assert not (set(old.chunk_ids) - set(new.chunk_ids)) & bot.store().all_ids(), "stale chunks left in Chroma"
     assert "zinc foundry" in bot.document_text(new.doc_id)
     assert_consistent(bot)
+
+
+def test_edit_early_in_a_file_moves_the_offsets_of_the_chunks_it_keeps(make_bot: BotFactory, corpus: Path) -> None:
+    """Chunks after an edit keep their text (so their id and vector) but not their position:
+    their offsets must follow the new text, or every citation from them would be misplaced."""
+    bot = make_bot()
+    bot.ingest([corpus], progress=False)
+    name = "000_9e53f5965d956f18.txt"
+    old = entry_for(bot, name)
+    path = corpus / name
+    text = path.read_text(encoding="utf-8")
+    first_line = text.split("\n", 1)[0]
+    path.write_text(text.replace(first_line, first_line + " (updated)", 1), encoding="utf-8")
+
+    report = bot.ingest([corpus], progress=False)
+
+    assert report.updated == [name]
+    new = entry_for(bot, name)
+    kept = set(old.chunk_ids) & set(new.chunk_ids)
+    assert kept, "the edit should leave later chunks' texts as they were"
+    new_text = bot.document_text(new.doc_id)
+    chunks = bot.store().get_chunks(sorted(kept))
+    assert len(chunks) == len(kept)
+    for chunk in chunks:
+        assert new_text[chunk.start_char : chunk.end_char] == chunk.text
+        assert chunk.title == new.title
+    assert_consistent(bot)
+    assert_citations_exact(bot, bot.ask(MEDALS_Q))
 
 
 def test_deleted_file_leaves_the_index(make_bot: BotFactory, corpus: Path) -> None:
