@@ -33,6 +33,9 @@ _GLUED_END = re.compile(r"(?<=[a-z)\]])[.!?](?=[A-Z][a-z])")
 _ASKS = re.compile(r"[?？]\s*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
+# A quoted name or slogan ("four strong, two excellent, three competitive") is one clause: its
+# commas are not cut points. Only a quote that closes soon counts, so a stray mark cuts nothing.
+_QUOTED = re.compile(r"“[^“”]{1,80}”|「[^「」]{1,80}」|『[^『』]{1,80}』|《[^《》]{1,80}》|\"[^\"]{1,80}\"")
 
 
 @dataclass
@@ -191,10 +194,14 @@ class ExtractiveAnswerer:
 
 
 def clauses(text: str) -> list[Span]:
-    """Clause spans of one sentence (cut after commas, semicolons, colons and before 'and ...')."""
+    """Clause spans of one sentence (cut after commas, semicolons, colons and before 'and ...',
+    never inside a short quotation)."""
     spans: list[Span] = []
     pos = 0
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
     for m in _CLAUSE_END.finditer(text):
+        if any(a < m.start() < b for a, b in quoted):
+            continue
         if m.end() > pos:
             spans.append(Span(pos, m.end()))
             pos = m.end()

@@ -9,7 +9,7 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import ExtractiveAnswerer, shorten
+from chatbot.answer import ExtractiveAnswerer, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
@@ -105,6 +105,20 @@ def test_shortening_a_passage_in_the_other_language_uses_clause_relevance() -> N
     assert "104 smart factories" in cut.quote
     assert text[cut.start_char : cut.end_char] == cut.quote
     assert len(cut.quote) <= 80
+
+
+def test_a_quoted_slogan_is_never_cut_at_its_own_commas() -> None:
+    text = ("The city will improve its work layout, streamline approvals for new plants, and strive to "
+            "achieve the goal of “four strong, two excellent, three competitive”, officials said on Monday.")
+    assert [text[p.start : p.end] for p in clauses(text)][2] == (
+        "and strive to achieve the goal of “four strong, two excellent, three competitive”, ")
+    q = Question.parse("What goal will the city strive to achieve?")
+    cut = shorten(q, Evidence(_chunk("g", text, "en"), 0, len(text)), 120, {})
+    assert "four strong, two excellent, three competitive" in cut.quote
+    assert text[cut.start_char : cut.end_char] == cut.quote and len(cut.quote) <= 120
+    # a quotation mark that never closes protects nothing
+    stray = "a stray “ mark, then more words, and the end"
+    assert len(clauses(stray)) == 3
 
 
 # -- citations hold for any question -----------------------------------------------------------
