@@ -341,6 +341,8 @@ class Store:
         try:
             st = path.stat()
         except FileNotFoundError:
+            log.warning("text of doc_id=%s missing from %s; its chunks are skipped. If this lasts, "
+                        "rebuild with `chatbot ingest --rebuild`", doc_id, self.settings.texts_dir)
             return None
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         with self._lock:
