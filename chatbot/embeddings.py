@@ -60,12 +60,11 @@ class BundledEmbeddings(Embeddings):
             return np.zeros((0, self.dimensions), dtype=np.float32)
         self._encoder()
         if self._pool is None or len(texts) < 2 * self.threads:
-            size = self.batch_size
-        else:  # smaller pieces than a batch when there are few, so that every thread has work
-            size = max(1, min(self.batch_size, -(-len(texts) // (2 * self.threads))))
+            return np.vstack([self._encode(texts[i : i + self.batch_size])
+                              for i in range(0, len(texts), self.batch_size)])
+        # smaller pieces than a batch when there are few, so that every thread has work
+        size = min(self.batch_size, -(-len(texts) // (2 * self.threads)))
         pieces = [texts[i : i + size] for i in range(0, len(texts), size)]
-        if self._pool is None or len(pieces) == 1:
-            return np.vstack([self._encode(p) for p in pieces])
         return np.vstack(list(self._pool.map(self._encode, pieces)))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

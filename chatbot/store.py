@@ -16,7 +16,7 @@ Where a chunk's text lives. Embedded mode: nowhere in Chroma; it is the slice
 in the chunk's metadata (`crc`), so a chunk whose file was rewritten under it (a reader beside a
 running ingest) is dropped, never quoted wrongly. Storing long strings in Chroma is what made its
 upsert slow: as documents it builds a trigram full-text index we never query (12.4 s per 10,000
-chunks), and as metadata it still cost 9.2 s against 2.5 s without them. Server mode: in the
+chunks), and as metadata it still cost 9.2 s of upsert against 6.4 s without them. Server mode: in the
 chunk's metadata (`text`), so a reader on another machine needs no extra round trip per file.
 Indexes written before keep their texts as documents or metadata; all three are read.
 """
