@@ -19,7 +19,7 @@ import numpy as np
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, wanted_match
+from chatbot.query import Question, answer_spans, wanted_match
 from chatbot.terms import han_bigrams, tokenize
 from chatbot.types import ScoredChunk
 
@@ -46,6 +46,8 @@ class Sentence:
     coverage: float = 0.0
     similarity: float = 0.0
     wanted: bool = False
+    answers: frozenset[str] = frozenset()  # the answer-like spans it holds (names, dates, figures)
+    support: int = 0  # other retrieved files that hold one of them too
     score: float = 0.0
 
 
@@ -87,6 +89,7 @@ class ExtractiveAnswerer:
     min_similarity = 0.25
     cross_lang_chunks = 4
     wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
+    support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
 
     def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
@@ -119,15 +122,19 @@ class ExtractiveAnswerer:
             vecs = self.embeddings.embed_array([s.evidence.quote for s in cross])
             for s, sim in zip(cross, vecs @ qvec):
                 s.similarity = float(sim)
+        files_with = _files_with_answers(q, sents)
         for s in sents:
             cov = sum(w for t, w in weights.items() if t in s.terms) / total
             if q_bigrams:
                 cov = max(cov, len(q_bigrams & han_bigrams(s.evidence.quote)) / len(q_bigrams))
             s.coverage = cov
             s.wanted = wanted_match(q, s.evidence.quote)
+            s.answers = _answers(q, s.evidence.quote)
+            s.support = max((len(files_with[a] - {s.evidence.chunk.doc_id}) for a in s.answers), default=0)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
             evidence = max(cov, 1.6 * s.similarity)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
+                       + self.support_bonus * min(s.support, 2)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
 
     def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:
@@ -254,6 +261,20 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     piece = piece.strip().rstrip("，,；;：:、")
     begin = ev.start_char + start + lead
     return Evidence(ev.chunk, begin, begin + len(piece))
+
+
+def _answers(q: Question, text: str) -> frozenset[str]:
+    return frozenset(text[a:b].lower() for a, b in answer_spans(q, text) if b - a > 1)
+
+
+def _files_with_answers(q: Question, sents: list[Sentence]) -> dict[str, set[str]]:
+    """Each answer-like span of the retrieved sentences, with the files that state it: when
+    several sources give the same name, date or figure, that one is likely the answer."""
+    out: dict[str, set[str]] = {}
+    for s in sents:
+        for a in _answers(q, s.evidence.quote):
+            out.setdefault(a, set()).add(s.evidence.chunk.doc_id)
+    return out
 
 
 def _overlap(a: Evidence, b: Evidence) -> bool:

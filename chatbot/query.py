@@ -11,24 +11,26 @@ from chatbot.terms import content_terms
 
 _NUMBER_Q = re.compile(
     r"\bhow (many|much|large|big|long)\b|\bwhat (percentage|proportion|share|number|amount|scale|score|value)\b"
-    r"|\bwhat is the (total|number|amount|value|scale|score)\b|多少|几|百分之|比例|规模|金额|产值|数量", re.I)
+    r"|\bwhat is the (total|number|amount|value|scale|score)\b|多少|几|百分之|比例|规模|金额|产值|数量"
+    # a question about a measured quantity wants a figure ("What was Tesla's revenue ...?")
+    r"|^(what|how)\b.*\b(revenue|revenues|profit|income|sales|turnover|population|gdp|price|cost|budget"
+    r"|capacity|output|growth rate|rate)\b"
+    r"|增长率|增速|增幅|涨幅|销量|交付量|销售额|营收|收入|产量|人数|人次|奖金|震级|多长|多高|多大|多重|多远|多深", re.I)
 _DATE_Q = re.compile(
     r"\bwhen\b|\bwhat (year|date|month|day|time)\b|\bwhich (year|date|month|day)\b|\bon what (date|day)\b"
+    r"|\b(release|premiere|launch|opening|closing|start|end|publication|expiry|due) date\b|\bthe date (of|for|when)\b"
     r"|何时|什么时候|哪年|哪一年|哪天|哪一天|几月|几号|日期|时间", re.I)
 _WHO_Q = re.compile(
     r"\bwho\b|\bwhom\b|\bwhose\b"
     r"|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
     r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队", re.I)
 
-# What an answer of each kind looks like in a passage.
+# What an answer of each kind looks like in a passage (the spans themselves: answer_spans below).
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+(?:个|家|项|亿|万|倍|%|名|位|年)")
 _DATE = re.compile(
     r"\b(1[89]|20)\d{2}\b|\d{1,2}月\d{1,2}日|\d{1,2}月|\d{4}年"
     r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
     r"|\b\d{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*", re.I)
-_NAME = re.compile(
-    r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b|[\u4e00-\u9fff]{2,}(?:公司|集团|研究院|大学|实验室|基地)"
-    r"|[\u4e00-\u9fff]{2,3}(?=[，,、]?(?:市长|书记|主任|局长|总理|主席|介绍|表示|说))")
 
 # Follow-ups lean on the conversation: pronouns, elliptical openings, very short questions.
 _FOLLOW_EN = re.compile(
@@ -87,13 +89,59 @@ def condense(question: str, history: Sequence[str]) -> str:
     return f"{question.rstrip()}{sep}{' '.join(carry)}"
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_YEAR = r"(?:1[89]|20)\d{2}"
+# A publication stamp opening a snippet ("Mar 2, 2022 ... ", "3 days ago ... "): when the
+# text was published, not a date it reports.
+_DATELINE = re.compile(
+    rf"^\s*(?:{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|\d+\s+(?:hours?|days?|weeks?)\s+ago|\d{{4}}年\d{{1,2}}月\d{{1,2}}日)"
+    r"\s*(?:\.\.\.|…|—|-)\s*", re.I)
+_NUMBER_SPAN = re.compile(r"\d[\d,.]*%?|[一二三四五六七八九十两][一二三四五六七八九十百千万亿两]*(?=[个家项亿万倍名位次届座])")
+_DATE_SPAN = re.compile(  # the fullest form first: "July 21, 2017" is one date, not two
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b|\b{_MONTH}\s+{_YEAR}\b"
+    r"|\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d{4}-\d{1,2}-\d{1,2}|" + _DATE.pattern, re.I)
+_NAME_SPAN = re.compile(  # runs of capitalised words ("Bank of America Plaza"), or a Chinese organisation or official
+    r"\b[A-Z][\w'’.-]*[A-Za-z](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[A-Za-z])*\b"
+    r"|[\u4e00-\u9fff]{2,}(?:公司|集团|研究院|大学|实验室|基地)"
+    r"|[\u4e00-\u9fff]{2,3}(?=[，,、]?(?:市长|书记|主任|局长|总理|主席|介绍|表示|说))")
+# Capitalised words that are not names: calendar words, and words that open a sentence.
+_NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march
+    april may june july august september october november december jan feb mar apr jun jul aug sep sept
+    oct nov dec today yesterday it its the this that these those there their they he she his her we our
+    you your in on at to for from by with and or but as if when where while after before during since
+    a an of what who which how why no yes not also however here then so all some many most more one""".split())
+
+
+def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
+    """Where text holds the kind of thing the question asks for, not already in the question
+    (a publication stamp at the start excluded)."""
+    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN}.get(q.wants)
+    if pattern is None:
+        return []
+    m = _DATELINE.match(text)
+    skip = m.end() if m else 0
+    asked = q.text.lower()
+    out = []
+    for m in pattern.finditer(text, skip):
+        start, end = m.start(), m.end()
+        if q.wants == "who" and text[start:end].isascii():
+            if text[start:end].endswith(("'s", "’s")):
+                end -= 2
+            words = text[start:end].split()
+            while words and words[0].lower().rstrip(".") in _NOT_NAMES:  # "With Novak Djokovic"
+                start += len(words.pop(0))
+                start += len(text[start:end]) - len(text[start:end].lstrip())
+            if not words:
+                continue
+        span = text[start:end]
+        if span.lower() in asked or span.rstrip("%,.") in q.numbers:
+            continue
+        out.append((start, end))
+    return out
+
+
 def wanted_match(q: Question, text: str) -> bool:
     """Whether text holds the kind of thing the question asks for, beyond what it already says."""
     if q.wants == "number":
-        found = {m.group(0) for m in re.finditer(r"\d[\d,.]*", text)}
-        return bool(found - set(q.numbers)) or bool(_NUMBER.search(re.sub(r"\d", "", text)))
-    if q.wants == "date":
-        return any(m.group(0).lower() not in q.text.lower() for m in _DATE.finditer(text))
-    if q.wants == "who":
-        return any(m.group(0).lower() not in q.text.lower() for m in _NAME.finditer(text))
-    return False
+        return bool(answer_spans(q, text)) or bool(_NUMBER.search(re.sub(r"\d", "", text)))
+    return bool(answer_spans(q, text))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,16 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from chatbot.chunking import split_sentences
-from chatbot.query import Question, wanted_match
-from chatbot.terms import han_bigrams, is_stop, tokenize
+from chatbot.query import Question, answer_spans, wanted_match
+from chatbot.terms import han_bigrams, is_stop, tokenize, tokenize_spans
 from chatbot.types import Chunk
 
 WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
 FEATURES = (
     "dense", "dense_gap", "dense_rr", "bm25", "bm25_rr", "coverage", "sentence_coverage",
     "bigram", "numbers", "wants_match", "cross", "cross_dense", "title_coverage",
-    "answer_sentence", "phrase",
+    "answer_sentence", "phrase", "answer_near",
 )
+NEAR = {"zh": 20, "en": 60}  # characters either side of an answer-like span that count as near it
 
 @dataclass
 class Candidate:
@@ -49,6 +51,29 @@ def _analyse(text: str) -> tuple[tuple[str, ...], frozenset[str], list[tuple[str
     return seq, frozenset(seq), sentences
 
 
+@lru_cache(maxsize=8192)
+def _spans(text: str) -> tuple[list[int], list[str]]:
+    pairs = tokenize_spans(text)
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
+def _near(q: Question, text: str, lang: str, weights: dict[str, float]) -> float:
+    """IDF share of the question's terms found close to an answer-like span (a name for "who",
+    a date for "when", a figure for "how many"): the answer usually sits beside the words of
+    the question, where a passage that only shares the topic has them apart."""
+    found = answer_spans(q, text)
+    if not found:
+        return 0.0
+    starts, terms = _spans(text)
+    width = NEAR.get(lang, NEAR["en"])
+    best = 0.0
+    for a, b in found:
+        lo, hi = bisect_left(starts, a - width), bisect_right(starts, b + width)
+        near = set(terms[lo:hi])
+        best = max(best, sum(w for t, w in weights.items() if t in near))
+    return best
+
+
 @lru_cache(maxsize=4096)
 def _title_terms(title: str) -> frozenset[str]:
     return frozenset(tokenize(title))
@@ -59,6 +84,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float64)
     total = sum(idf.get(t, 0.0) for t in q.terms) or 1.0
+    share = {t: idf.get(t, 0.0) / total for t in q.terms}
     top_dense = max(c.dense for c in cands)
     top_bm25 = max(c.bm25 for c in cands) or 1.0
     q_bi = han_bigrams(q.text) if q.lang == "zh" else set()
@@ -89,7 +115,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
             c.dense, c.dense - top_dense, 1.0 / c.dense_rank if c.dense_rank else 0.0,
             c.bm25 / top_bm25, 1.0 / c.bm25_rank if c.bm25_rank else 0.0,
             cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
-            answer_sent, phrase,
+            answer_sent, phrase, _near(q, text, c.chunk.lang, share),
         ])
     return np.asarray(rows, dtype=np.float64)
 

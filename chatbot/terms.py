@@ -65,6 +65,21 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def tokenize_spans(text: str) -> list[tuple[int, str]]:
+    """The terms of `tokenize`, each with the offset where it starts in text."""
+    out: list[tuple[int, str]] = []
+    for match in _TOKEN.finditer(text):
+        tok, pos = match.group(0), match.start()
+        if _CJK_RUN.match(tok):
+            for piece in _cut_cached(tok) if len(tok) > 1 else (tok,):
+                out.append((pos, piece))
+                pos += len(piece)
+        else:
+            tok = tok.lower().replace("’", "'")
+            out.append((pos, tok[:-2] if tok.endswith("'s") else tok))
+    return out
+
+
 def is_stop(term: str) -> bool:
     return term in EN_STOP or term in ZH_STOP
 

@@ -13,8 +13,10 @@ from chatbot.answer import ExtractiveAnswerer, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question
+from chatbot.query import Question, answer_spans
+from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
+from chatbot.terms import tokenize, tokenize_spans
 from chatbot.types import Chunk, ScoredChunk
 
 
@@ -60,7 +62,67 @@ def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_d
     assert any(sc.chunk.lang == "en" for sc in found.ranked[:5]), files
 
 
+# -- question types and answer-like spans -----------------------------------------------------
+
+@pytest.mark.parametrize("question, wants", [
+    ("What is the release date of Cyberpunk 2077?", "date"),
+    ("When did the plant open?", "date"),
+    ("What was Tesla's revenue in Q2 2020?", "number"),
+    ("2023一季度中国GDP增长率", "number"),
+    ("德余高速乌江特大桥主桥多长", "number"),
+    ("Who leads the alliance?", "who"),
+    ("What is the name of the new battery?", ""),
+])
+def test_questions_about_dates_and_quantities_ask_for_them(question: str, wants: str) -> None:
+    assert Question.parse(question).wants == wants
+
+
+def test_spans_carry_their_offsets_and_agree_with_tokenize() -> None:
+    for text in ["北京地铁19号线共设10座车站，全长22.4千米。", "Dominic Thiem's win at the 2020 U.S. Open, 6–4."]:
+        spans = tokenize_spans(text)
+        assert [t for _, t in spans] == tokenize(text)
+        assert all(text[p : p + len(t)].lower() == t for p, t in spans if t.isalnum() and t.isascii())
+        assert all(text[p : p + len(t)] == t for p, t in spans if not t.isascii())
+
+
+def test_answer_spans_skip_the_publication_stamp_and_keep_a_full_date_whole() -> None:
+    q = Question.parse("When was Splatoon 2 released?")
+    text = "Apr 26, 2022 ... Splatoon 2 was released on July 21, 2017, a year after June 2016."
+    assert [text[a:b] for a, b in answer_spans(q, text)] == ["July 21, 2017", "June 2016"]
+
+
+def test_answer_spans_for_who_are_names_not_sentence_openers_or_the_question_words() -> None:
+    q = Question.parse("Who won the US Open in 2020?")
+    text = "With Novak Djokovic's exit on Tuesday, Dominic Thiem won the US Open. It was his first."
+    assert [text[a:b] for a, b in answer_spans(q, text)] == ["Novak Djokovic", "Dominic Thiem"]
+
+
+def test_a_figure_beside_the_question_words_outranks_one_far_from_them() -> None:
+    """answer_near: the answer usually sits beside the question's words."""
+    q = Question.parse("How many stations does Line 19 have?")
+    near = _chunk("near", "Line 19 has 10 stations and runs north to south through the city centre.", "en")
+    apart = _chunk("apart", "Line 19 stations were designed by a local studio. The studio employs 10 architects "
+                   "who also worked on several museums, parks and a new library downtown.", "en")
+    idf = {t: 1.0 for t in q.terms}
+    x = features(q, [Candidate(near, 0.5), Candidate(apart, 0.5)], idf)
+    col = FEATURES.index("answer_near")
+    assert x[0, col] > x[1, col]
+
+
 # -- the extractive answerer -------------------------------------------------------------------
+
+def test_a_name_that_several_sources_state_is_preferred(embeddings: BundledEmbeddings) -> None:
+    """Corroboration: the same name, date or figure in other retrieved files counts for it."""
+    q = Question.parse("Who won the 2020 Harbour Cup final?")
+    ranked = [
+        ScoredChunk(_chunk("a", "The 2020 Harbour Cup final was won by Anna Berg after a long match.", "en"), 3.0),
+        ScoredChunk(_chunk("b", "The 2020 Harbour Cup final was won by Clara Holt in straight sets.", "en"), 2.0),
+        ScoredChunk(_chunk("c", "Clara Holt lifted the trophy in front of a full stadium.", "en"), 1.0),
+        ScoredChunk(_chunk("d", "Fans cheered for Clara Holt all week long.", "en"), 0.9),
+    ]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused
+    assert draft.evidence[0].chunk.file == "b.txt", draft.text
 
 def test_a_runner_up_sentence_answers_when_the_top_one_lacks_the_asked_year(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("How many robots did Acme Robotics sell in 2021?")
