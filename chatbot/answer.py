@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chatbot import lexicon
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
@@ -87,6 +88,7 @@ class ExtractiveAnswerer:
     # Evidence thresholds, calibrated on the seeds pack and rgb-dev (see evals/README.md).
     min_coverage = 0.25
     min_similarity = 0.25
+    min_cross_coverage = 0.4  # through the lexicon, which matches more loosely than the words themselves
     cross_lang_chunks = 4
     wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
     support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
@@ -127,6 +129,9 @@ class ExtractiveAnswerer:
             cov = sum(w for t, w in weights.items() if t in s.terms) / total
             if q_bigrams:
                 cov = max(cov, len(q_bigrams & han_bigrams(s.evidence.quote)) / len(q_bigrams))
+            if s.evidence.chunk.lang != q.lang:  # the question's words, through the lexicon
+                words = lexicon.en_words(s.terms)
+                cov = sum(w for t, w in weights.items() if lexicon.meets(t, words, s.evidence.quote)) / total
             s.coverage = cov
             s.wanted = wanted_match(q, s.evidence.quote)
             s.answers = _answers(q, s.evidence.quote)
@@ -144,7 +149,8 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(n.replace(",", "") in seen for n in q.numbers):
                 return False
-        return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
+        floor = self.min_coverage if s.evidence.chunk.lang == q.lang else self.min_cross_coverage
+        return s.coverage >= floor or s.similarity >= self.min_similarity
 
     def _pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk]) -> Sentence | None:
         """The first supported one of the `look_at` best-scoring sentences (sorted already)."""

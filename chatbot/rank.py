@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chatbot import lexicon
 from chatbot.chunking import split_sentences
 from chatbot.query import Question, answer_spans, wanted_match
 from chatbot.terms import han_bigrams, is_stop, tokenize, tokenize_spans
@@ -28,7 +29,7 @@ WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
 FEATURES = (
     "dense", "dense_gap", "dense_rr", "bm25", "bm25_rr", "coverage", "sentence_coverage",
     "bigram", "numbers", "wants_match", "cross", "cross_dense", "title_coverage",
-    "answer_sentence", "phrase", "answer_near",
+    "answer_sentence", "phrase", "answer_near", "cross_coverage",
 )
 NEAR = {"zh": 20, "en": 60}  # characters either side of an answer-like span that count as near it
 
@@ -74,6 +75,18 @@ def _near(q: Question, text: str, lang: str, weights: dict[str, float]) -> float
     return best
 
 
+@lru_cache(maxsize=8192)
+def _en_words(text: str) -> frozenset[str]:
+    terms = _analyse(text)[1]
+    return lexicon.en_words(terms | {p for t in terms if "-" in t for p in t.split("-") if p})
+
+
+def _cross_coverage(q: Question, text: str, share: dict[str, float]) -> float:
+    """IDF share of the question's terms that meet a passage in the other language through the lexicon."""
+    words = _en_words(text)
+    return sum(w for t, w in share.items() if lexicon.meets(t, words, text))
+
+
 @lru_cache(maxsize=4096)
 def _title_terms(title: str) -> frozenset[str]:
     return frozenset(tokenize(title))
@@ -116,6 +129,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
             c.bm25 / top_bm25, 1.0 / c.bm25_rank if c.bm25_rank else 0.0,
             cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
             answer_sent, phrase, _near(q, text, c.chunk.lang, share),
+            _cross_coverage(q, text, share) if cross else 0.0,
         ])
     return np.asarray(rows, dtype=np.float64)
 

