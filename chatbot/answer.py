@@ -177,23 +177,40 @@ class ExtractiveAnswerer:
         # the first quote may use the whole budget: cutting it to leave room for a second one
         # lost the answer-bearing clause more often than the second quote found one
         first = self.shorten(q, best.evidence, budget, idf, qvec)
-        chosen, used = [first], len(first.quote)
-        covered = set(best.terms)
+        # each group: a quote, then the same words in other files (one text, several markers)
+        groups, heads = [[first]], [best.evidence]
+        used, covered = len(first.quote), set(best.terms)
         for s in sents[1:]:
-            if len(chosen) >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
+            n_cited = sum(map(len, groups))
+            if n_cited >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
                 break
-            if any(_overlap(s.evidence, ev) for ev in chosen) or not self.supported(q, s, ranked):
+            if any(_overlap(s.evidence, ev) for g in groups for ev in g) or not self.supported(q, s, ranked):
+                continue
+            same = next((i for i, h in enumerate(heads) if h.quote == s.evidence.quote), None)
+            if same is not None:  # another file says it word for word: cite it beside the first
+                shown = groups[same][0]
+                lead = shown.start_char - heads[same].start_char
+                start = s.evidence.start_char + lead
+                groups[same].append(Evidence(s.evidence.chunk, start, start + len(shown.quote)))
+                used += 1
                 continue
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
-            other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for ev in chosen)
+            other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for g in groups for ev in g)
             if adds_terms or other_file:
-                ev = self.shorten(q, s.evidence, budget - used, idf, qvec)
-                if len(ev.quote) <= budget - used:
-                    chosen.append(ev)
-                    used += len(ev.quote)
+                room = budget - used - 2  # the spaces around the marker before it count too
+                ev = self.shorten(q, s.evidence, room, idf, qvec)
+                if len(ev.quote) <= room:
+                    groups.append([ev])
+                    heads.append(s.evidence)
+                    used += len(ev.quote) + 2
                     covered |= s.terms
-        text = " ".join(f"{defuse_markers(ev.quote)} [{i}]" for i, ev in enumerate(chosen, 1))
-        return Draft(text, chosen, False)
+        chosen: list[Evidence] = []
+        parts: list[str] = []
+        for g in groups:
+            marks = " ".join(f"[{len(chosen) + i}]" for i in range(1, len(g) + 1))
+            parts.append(f"{defuse_markers(g[0].quote)} {marks}")
+            chosen.extend(g)
+        return Draft(" ".join(parts), chosen, False)
 
     def shorten(self, q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None,
                 qvec: np.ndarray | None) -> Evidence:

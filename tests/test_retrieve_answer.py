@@ -205,3 +205,14 @@ def test_every_marker_maps_to_a_verbatim_quote_for_any_question(seeded_bot: Chat
     assert set(markers(answer.answer)) == set(numbers)  # every citation is used, every marker cited
     assert answer.refused == (not answer.citations)
     assert len(answer.citations) <= 3
+
+
+def test_the_same_words_in_two_files_are_quoted_once_and_cited_twice(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("Who won the 2020 Harbour Cup final?")
+    same = "The 2020 Harbour Cup final was won by Clara Holt in straight sets."
+    ranked = [ScoredChunk(_chunk("a", same, "en"), 2.0),
+              ScoredChunk(_chunk("b", "Report. " + same, "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert draft.text == f"{same} [1] [2]"
+    assert [ev.chunk.file for ev in draft.evidence] == ["a.txt", "b.txt"]
+    assert all(ev.quote == same for ev in draft.evidence)  # each marker opens its own file's words
