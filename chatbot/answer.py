@@ -153,8 +153,12 @@ class ExtractiveAnswerer:
         return s.coverage >= floor or s.similarity >= self.min_similarity
 
     def _pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk]) -> Sentence | None:
-        """The first supported one of the `look_at` best-scoring sentences (sorted already)."""
-        return next((s for s in sents[: self.look_at] if self.supported(q, s, ranked)), None)
+        """The first supported one of the `look_at` best-scoring sentences (sorted already),
+        one that holds the date or figure asked for before one that does not."""
+        ok = [s for s in sents[: self.look_at] if self.supported(q, s, ranked)]
+        if q.wants in ("date", "number"):
+            ok.sort(key=lambda s: not s.wanted)  # stable: score order otherwise
+        return ok[0] if ok else None
 
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
                idf: dict[str, float] | None = None) -> Draft:

@@ -216,3 +216,11 @@ def test_the_same_words_in_two_files_are_quoted_once_and_cited_twice(embeddings:
     assert draft.text == f"{same} [1] [2]"
     assert [ev.chunk.file for ev in draft.evidence] == ["a.txt", "b.txt"]
     assert all(ev.quote == same for ev in draft.evidence)  # each marker opens its own file's words
+
+
+def test_of_two_supported_sentences_the_one_with_the_asked_date_answers(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("When did the Harbour Cup final take place?")
+    ranked = [ScoredChunk(_chunk("a", "Fans argued where the Harbour Cup final would take place: in the new stadium.", "en"), 2.0),
+              ScoredChunk(_chunk("b", "The Harbour Cup final was on 12 May 2021.", "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert draft.evidence[0].chunk.file == "b.txt", draft.text
