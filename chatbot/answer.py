@@ -20,7 +20,7 @@ from chatbot import lexicon
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, wanted_match
+from chatbot.query import Question, answer_spans, full_date, wanted_match
 from chatbot.terms import han_bigrams, tokenize
 from chatbot.types import ScoredChunk
 
@@ -36,6 +36,7 @@ _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
 # A quoted name or slogan ("four strong, two excellent, three competitive") is one clause: its
 # commas are not cut points. Only a quote that closes soon counts, so a stray mark cuts nothing.
+_REFERS_BACK = re.compile(r"(?:it|its|this|these|they|their|he|she|his|her)\b|(?:该|其|它|他|她|此)", re.I)
 _QUOTED = re.compile(r"“[^“”]{1,80}”|「[^「」]{1,80}」|『[^『』]{1,80}』|《[^《》]{1,80}》|\"[^\"]{1,80}\"")
 
 
@@ -44,6 +45,7 @@ class Sentence:
     evidence: Evidence
     rank: int  # of its chunk in the ranking, 0 = best
     terms: set[str]
+    context: frozenset[str] = frozenset()  # the previous sentence's terms, when this one refers back to it
     coverage: float = 0.0
     similarity: float = 0.0
     wanted: bool = False
@@ -91,6 +93,8 @@ class ExtractiveAnswerer:
     min_cross_coverage = 0.4  # through the lexicon, which matches more loosely than the words themselves
     cross_lang_chunks = 4
     wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
+    context_weight = 0.7  # coverage counted through the sentence a pronoun refers to (0.8 added false refusals)
+    full_date_bonus = 0.05  # "when": a day, month and year over a year alone
     support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
 
@@ -102,13 +106,16 @@ class ExtractiveAnswerer:
         out: list[Sentence] = []
         for rank, sc in enumerate(ranked):
             c = sc.chunk
+            previous: set[str] = set()
             for span in _split_glued(c.text, split_sentences(c.text)):
                 ev = Evidence(c, c.start_char + span.start, c.start_char + span.end)
+                before, previous = previous, _terms(ev.quote)
                 if c.seq == 0 and span.start == 0 and ev.quote == c.title and not _ENDS_SENTENCE.search(c.title):
                     continue  # a headline restates the topic; the body carries the facts
                 if _ASKS.search(ev.quote):
                     continue  # a question in a document (an FAQ heading, a headline) answers nothing
-                out.append(Sentence(ev, rank, _terms(ev.quote)))
+                context = frozenset(before) if _REFERS_BACK.match(ev.quote) else frozenset()
+                out.append(Sentence(ev, rank, previous, context))
         return out
 
     def score(self, q: Question, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None,
@@ -127,6 +134,8 @@ class ExtractiveAnswerer:
         files_with = _files_with_answers(q, sents)
         for s in sents:
             cov = sum(w for t, w in weights.items() if t in s.terms) / total
+            if s.context:  # "It was released on ...": what "it" is, the sentence before says
+                cov = max(cov, self.context_weight * sum(w for t, w in weights.items() if t in s.terms or t in s.context) / total)
             if q_bigrams:
                 cov = max(cov, len(q_bigrams & han_bigrams(s.evidence.quote)) / len(q_bigrams))
             if s.evidence.chunk.lang != q.lang:  # the question's words, through the lexicon
@@ -140,6 +149,7 @@ class ExtractiveAnswerer:
             evidence = max(cov, 1.6 * s.similarity)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        + self.support_bonus * min(s.support, 2)
+                       + (self.full_date_bonus if q.wants == "date" and full_date(s.evidence.quote) else 0.0)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
 
     def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:

@@ -100,6 +100,9 @@ _NUMBER_SPAN = re.compile(r"\d[\d,.]*%?|[一二三四五六七八九十两][一�
 _DATE_SPAN = re.compile(  # the fullest form first: "July 21, 2017" is one date, not two
     rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b|\b{_MONTH}\s+{_YEAR}\b"
     r"|\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d{4}-\d{1,2}-\d{1,2}|" + _DATE.pattern, re.I)
+_FULL_DATE = re.compile(  # day, month and year: the most precise answer to "when"
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b"
+    r"|\d{4}年\d{1,2}月\d{1,2}日|\b\d{4}-\d{1,2}-\d{1,2}\b", re.I)
 _NAME_SPAN = re.compile(  # runs of capitalised words ("Bank of America Plaza"), or a Chinese organisation or official
     r"\b[A-Z][\w'’.-]*[A-Za-z](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[A-Za-z])*\b"
     r"|[\u4e00-\u9fff]{2,}(?:公司|集团|研究院|大学|实验室|基地)"
@@ -138,6 +141,12 @@ def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
             continue
         out.append((start, end))
     return out
+
+
+def full_date(text: str) -> bool:
+    """Whether text names a day, month and year (a publication stamp at its start aside)."""
+    m = _DATELINE.match(text)
+    return bool(_FULL_DATE.search(text, m.end() if m else 0))
 
 
 def wanted_match(q: Question, text: str) -> bool:

@@ -224,3 +224,23 @@ def test_of_two_supported_sentences_the_one_with_the_asked_date_answers(embeddin
               ScoredChunk(_chunk("b", "The Harbour Cup final was on 12 May 2021.", "en"), 1.0)]
     draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
     assert draft.evidence[0].chunk.file == "b.txt", draft.text
+
+
+def test_a_sentence_that_refers_back_is_covered_through_the_one_before(embeddings: BundledEmbeddings) -> None:
+    """'It was released on ...' answers 'When was Splatoon 2 released?' when the sentence before names it."""
+    q = Question.parse("When was Splatoon 2 released?")
+    ranked = [ScoredChunk(_chunk("a", "Splatoon 1 was released in 2015 and Splatoon 2 players still meet.", "en"), 2.0),
+              ScoredChunk(_chunk("b", "Splatoon 2 is a shooter game by Nintendo. It was released on July 21, 2017.", "en"), 1.0)]
+    answerer = ExtractiveAnswerer(embeddings)
+    sents = answerer.sentences(ranked)
+    answerer.score(q, sents, {}, None)
+    it = next(s for s in sents if s.evidence.quote.startswith("It was"))
+    assert it.context and it.coverage > 0.5
+    draft = answerer.answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert "July 21, 2017" in draft.text, draft.text
+
+
+def test_full_dates_count_and_a_publication_stamp_does_not() -> None:
+    from chatbot.query import full_date
+    assert full_date("It was released on July 21, 2017.") and full_date("发布于2022年6月11日。")
+    assert not full_date("It was released in 2015.") and not full_date("Apr 26, 2022 ... released in 2015")
