@@ -20,7 +20,7 @@ from chatbot import lexicon
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, full_date, wanted_match
+from chatbot.query import Question, answer_spans, asks_publication, full_date, stamp, wanted_match
 from chatbot.terms import han_bigrams, tokenize
 from chatbot.types import ScoredChunk
 
@@ -36,6 +36,7 @@ _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
 # A quoted name or slogan ("four strong, two excellent, three competitive") is one clause: its
 # commas are not cut points. Only a quote that closes soon counts, so a stray mark cuts nothing.
+_STAMP_WITHIN = 300  # characters from the start of a document where its date line may stand
 _REFERS_BACK = re.compile(r"(?:it|its|this|these|they|their|he|she|his|her)\b|(?:该|其|它|他|她|此)", re.I)
 _QUOTED = re.compile(r"“[^“”]{1,80}”|「[^「」]{1,80}」|『[^『』]{1,80}』|《[^《》]{1,80}》|\"[^\"]{1,80}\"")
 
@@ -46,6 +47,7 @@ class Sentence:
     rank: int  # of its chunk in the ranking, 0 = best
     terms: set[str]
     context: frozenset[str] = frozenset()  # the previous sentence's terms, when this one refers back to it
+    stamp: bool = False  # the document's date line, near its start
     coverage: float = 0.0
     similarity: float = 0.0
     wanted: bool = False
@@ -115,7 +117,10 @@ class ExtractiveAnswerer:
                 if _ASKS.search(ev.quote):
                     continue  # a question in a document (an FAQ heading, a headline) answers nothing
                 context = frozenset(before) if _REFERS_BACK.match(ev.quote) else frozenset()
-                out.append(Sentence(ev, rank, previous, context))
+                date = stamp(ev.quote) if c.seq == 0 and span.start < _STAMP_WITHIN else None
+                if date is not None:  # quote the date alone ("2022-06-11", not "2022-06-11 0 By")
+                    ev = Evidence(c, ev.start_char + date[0], ev.start_char + date[1])
+                out.append(Sentence(ev, rank, previous, context, stamp=date is not None))
         return out
 
     def score(self, q: Question, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None,
@@ -142,11 +147,17 @@ class ExtractiveAnswerer:
                 words = lexicon.en_words(s.terms)
                 cov = sum(w for t, w in weights.items() if lexicon.meets(t, words, s.evidence.quote)) / total
             s.coverage = cov
+        if asks_publication(q):  # the date line answers for the whole document
+            for s in sents:
+                if s.stamp:
+                    s.coverage = max((o.coverage for o in sents if o.evidence.chunk.doc_id == s.evidence.chunk.doc_id
+                                      and not o.stamp), default=0.0)
+        for s in sents:
             s.wanted = wanted_match(q, s.evidence.quote)
             s.answers = _answers(q, s.evidence.quote)
             s.support = max((len(files_with[a] - {s.evidence.chunk.doc_id}) for a in s.answers), default=0)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
-            evidence = max(cov, 1.6 * s.similarity)
+            evidence = max(s.coverage, 1.6 * s.similarity)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        + self.support_bonus * min(s.support, 2)
                        + (self.full_date_bonus if q.wants == "date" and full_date(s.evidence.quote) else 0.0)

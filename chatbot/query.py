@@ -149,6 +149,26 @@ def full_date(text: str) -> bool:
     return bool(_FULL_DATE.search(text, m.end() if m else 0))
 
 
+_PUBLISHED_Q = re.compile(
+    r"\b(published|posted|publication date|date of publication)\b|发表于|发布时间|发布日期|刊发|刊登|何时发布|什么时候发布|哪天发布", re.I)
+_STAMP = re.compile(
+    rf"\s*(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{4}}年\d{{1,2}}月\d{{1,2}}日|{_MONTH}\s+\d{{1,2}},?\s+{_YEAR}|\d{{1,2}}\s+{_MONTH}\s+{_YEAR})",
+    re.I)
+
+
+def asks_publication(q: Question) -> bool:
+    """Whether the question asks when the document itself was published."""
+    return q.wants == "date" and bool(_PUBLISHED_Q.search(q.text))
+
+
+def stamp(line: str) -> tuple[int, int] | None:
+    """The date of a short line that is only a date stamp ("2022-06-11 0 By"), as a span."""
+    m = _STAMP.match(line)
+    if m is None or len(line) > 40 or len(content_terms(line[m.end():])) > 2:
+        return None
+    return m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end()
+
+
 def wanted_match(q: Question, text: str) -> bool:
     """Whether text holds the kind of thing the question asks for, beyond what it already says."""
     if q.wants == "number":

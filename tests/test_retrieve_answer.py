@@ -244,3 +244,15 @@ def test_full_dates_count_and_a_publication_stamp_does_not() -> None:
     from chatbot.query import full_date
     assert full_date("It was released on July 21, 2017.") and full_date("发布于2022年6月11日。")
     assert not full_date("It was released in 2015.") and not full_date("Apr 26, 2022 ... released in 2015")
+
+
+def test_a_question_about_publication_is_answered_by_the_documents_date_line(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("When was the report on the Harbour Cup published?")
+    text = "Harbour Cup report\n\n2022-06-11 0 By\n\nThe Harbour Cup report describes the final and its winner."
+    doc = Chunk(id="r-0", doc_id="r", file="r.txt", title="Harbour Cup report", text=text, start_char=0,
+                end_char=len(text), lang="en", seq=0)
+    draft = ExtractiveAnswerer(embeddings).answer(q, [ScoredChunk(doc, 1.0)], embeddings.embed_array([q.text])[0], {})
+    assert draft.text.startswith("2022-06-11 [1]"), draft.text
+    assert draft.evidence[0].quote == "2022-06-11"
+    other = Question.parse("When was the Harbour Cup final played?")  # not about publication: no date line
+    assert "2022-06-11" not in ExtractiveAnswerer(embeddings).answer(other, [ScoredChunk(doc, 1.0)], None, {}).text
