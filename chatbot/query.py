@@ -25,6 +25,8 @@ _WHO_Q = re.compile(
     r"|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
     r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队", re.I)
 
+_WHERE_Q = re.compile(r"\bwhere\b|\bin which (city|country|place)\b|在哪|哪里|何地|什么地方|举办地|地点", re.I)
+
 # What an answer of each kind looks like in a passage (the spans themselves: answer_spans below).
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+(?:个|家|项|亿|万|倍|%|名|位|年)")
 _DATE = re.compile(
@@ -45,7 +47,7 @@ class Question:
     text: str
     lang: str
     terms: tuple[str, ...]
-    wants: str  # "date", "number", "who" or ""
+    wants: str  # "date", "number", "who", "where" or ""
 
     @classmethod
     def parse(cls, text: str) -> Question:
@@ -56,6 +58,8 @@ class Question:
             wants = "number"
         elif _WHO_Q.search(text):
             wants = "who"
+        elif _WHERE_Q.search(text):
+            wants = "where"
         return cls(text=text, lang=detect_lang(text), terms=tuple(content_terms(text)), wants=wants)
 
     @property
@@ -107,6 +111,10 @@ _NAME_SPAN = re.compile(  # runs of capitalised words ("Bank of America Plaza"),
     r"\b[A-Z][\w'’.-]*[A-Za-z](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[A-Za-z])*\b"
     r"|[\u4e00-\u9fff]{2,}(?:公司|集团|研究院|大学|实验室|基地)"
     r"|[\u4e00-\u9fff]{2,3}(?=[，,、]?(?:市长|书记|主任|局长|总理|主席|介绍|表示|说))")
+# Where something takes place: "in Athens", "在天津举办" (the place between 在 and the verb)
+_PLACE_SPAN = re.compile(
+    r"(?<=\bin )[A-Z][\w'’.-]*[A-Za-z](?:\s+[A-Z][\w'’.-]*[A-Za-z])*|(?<=\bat )[A-Z][\w'’.-]*[A-Za-z](?:\s+[A-Z][\w'’.-]*[A-Za-z])*"
+    r"|(?<=在)[\u4e00-\u9fff·]{2,12}?(?=举行|举办|召开|开幕|进行|开赛|落幕|闭幕)")
 # Capitalised words that are not names: calendar words, and words that open a sentence.
 _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march
     april may june july august september october november december jan feb mar apr jun jul aug sep sept
@@ -118,7 +126,7 @@ _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sund
 def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
     """Where text holds the kind of thing the question asks for, not already in the question
     (a publication stamp at the start excluded)."""
-    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN}.get(q.wants)
+    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN, "where": _PLACE_SPAN}.get(q.wants)
     if pattern is None:
         return []
     m = _DATELINE.match(text)

@@ -256,3 +256,12 @@ def test_a_question_about_publication_is_answered_by_the_documents_date_line(emb
     assert draft.evidence[0].quote == "2022-06-11"
     other = Question.parse("When was the Harbour Cup final played?")  # not about publication: no date line
     assert "2022-06-11" not in ExtractiveAnswerer(embeddings).answer(other, [ScoredChunk(doc, 1.0)], None, {}).text
+
+
+def test_where_questions_want_the_place_between_zai_and_the_verb_or_after_in() -> None:
+    q = Question.parse("伊丽莎白二世的国葬将在哪里举行？")
+    text = "国葬将于19日在威斯敏斯特教堂举行，当天上午结束。"
+    assert q.wants == "where" and [text[a:b] for a, b in answer_spans(q, text)] == ["威斯敏斯特教堂"]
+    en = Question.parse("Where were the 2004 Olympic Games held?")
+    text = "The 2004 Games were held in Athens, with the final at Olympic Stadium."
+    assert en.wants == "where" and [text[a:b] for a, b in answer_spans(en, text)] == ["Athens", "Olympic Stadium"]
