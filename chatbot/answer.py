@@ -219,6 +219,8 @@ class ExtractiveAnswerer:
                 groups[same].append(Evidence(s.evidence.chunk, start, start + len(shown.quote)))
                 used += 1
                 continue
+            if q.wants and not s.wanted:
+                continue  # a further quote must hold the kind of answer asked for, not only its topic
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
             other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for g in groups for ev in g)
             if adds_terms or other_file:

@@ -265,3 +265,16 @@ def test_where_questions_want_the_place_between_zai_and_the_verb_or_after_in() -
     en = Question.parse("Where were the 2004 Olympic Games held?")
     text = "The 2004 Games were held in Athens, with the final at Olympic Stadium."
     assert en.wants == "where" and [text[a:b] for a, b in answer_spans(en, text)] == ["Athens", "Olympic Stadium"]
+
+
+def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("How many robots did Acme Robotics sell in 2021?")
+    ranked = [ScoredChunk(_chunk("a", "In 2021 Acme Robotics sold 4,200 robots.", "en"), 2.0),
+              ScoredChunk(_chunk("b", "Acme Robotics robots were popular with buyers in 2021.", "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert [ev.chunk.file for ev in draft.evidence] == ["a.txt"], draft.text
+
+
+def test_where_a_thing_ranks_is_a_number_question() -> None:
+    assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
+    assert Question.parse("Where is the CATL base?").wants == "where"
