@@ -278,3 +278,14 @@ def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: Bund
 def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
     assert Question.parse("Where is the CATL base?").wants == "where"
+
+
+def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier() -> None:
+    from chatbot.app import CARRIED_WEIGHT, _carried_down
+    idf = {"growth": 2.0, "rate": 1.0, "xinqianglian": 4.0, "revenue": 2.0}
+    inputs = {"question": "What growth rate has it achieved?",
+              "standalone": "What growth rate has it achieved? xinqianglian revenue"}
+    down = _carried_down(inputs, idf)
+    assert down["growth"] == 2.0 and down["rate"] == 1.0
+    assert down["xinqianglian"] == 4.0 * CARRIED_WEIGHT and down["revenue"] == 2.0 * CARRIED_WEIGHT
+    assert _carried_down({"question": "Who?", "standalone": "Who?"}, idf) is idf  # not a follow-up
