@@ -20,7 +20,6 @@ from chatbot.ingest import Ingestor, IngestReport, ingest_lock
 from chatbot.query import condense, needs_context
 from chatbot.retrieve import Retrieval, Retriever
 from chatbot.store import FileEntry, Store
-from chatbot.terms import content_terms
 from chatbot.types import Answer
 
 if TYPE_CHECKING:  # the openai SDK takes seconds to import: only LLM mode pays for it
@@ -143,7 +142,7 @@ class Chatbot:
             retriever = self.retriever()
 
             def retrieve(inputs: dict[str, Any]) -> Retrieval:
-                return retriever.retrieve(inputs["standalone"], inputs["k"])
+                return retriever.retrieve(inputs["standalone"], inputs["k"], asked=inputs["question"])
 
             self._chain = RunnablePassthrough.assign(found=RunnableLambda(retrieve)) | RunnableLambda(
                 self._answer_step
@@ -163,7 +162,7 @@ class Chatbot:
                 log.warning("llm answer failed, using extractive: %s", exc)
                 notice = f"The language model could not answer ({exc}). This is the extractive answer."
         if draft is None:
-            draft = self.extractive.answer(found.question, ranked, found.qvec, _carried_down(inputs, found.idf))
+            draft = self.extractive.answer(found.question, ranked, found.qvec, found.idf)
         citations = tuple(to_citation(i, ev) for i, ev in enumerate(draft.evidence, 1))
         related = tuple(to_citation(i, ev) for i, ev in enumerate(draft.related, 1))
         return Answer(
@@ -215,18 +214,6 @@ class Chatbot:
             ",".join(f"{c.file}@{c.start_char}" for c in answer.citations),
         )
         return answer
-
-
-CARRIED_WEIGHT = 0.3  # 0.0 to 0.3 gave the same results on the seeds conversations; 0.5 fixed one fewer
-
-
-def _carried_down(inputs: dict[str, Any], idf: dict[str, float]) -> dict[str, float]:
-    """For a follow-up, the terms carried over from earlier questions weigh less than its own
-    when the answer sentence is chosen: they name the topic, the follow-up asks the new thing."""
-    if inputs["standalone"] == inputs["question"]:
-        return idf
-    own = set(content_terms(inputs["question"]))
-    return {t: w if t in own else w * CARRIED_WEIGHT for t, w in idf.items()}
 
 
 def build(settings: Settings) -> Chatbot:

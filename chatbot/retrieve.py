@@ -18,10 +18,14 @@ from chatbot.embeddings import BundledEmbeddings
 from chatbot.query import Question
 from chatbot.rank import Candidate, Ranker, features
 from chatbot.store import Store
+from chatbot.terms import content_terms
 from chatbot.types import ScoredChunk
 
 log = logging.getLogger(__name__)
 MODES = ("dense", "keyword", "fused", "ranked")
+# A follow-up's terms carried from earlier questions name the topic; its own words say what is
+# asked. 0.0 to 0.3 gave the same results on the seeds conversations; 0.5 fixed one fewer.
+CARRIED_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,21 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")
         return [(cands[i], float(scores[i])) for i in order]
 
-    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
-        k = k or self.top_k
+    def analyse(self, question: str, asked: str | None = None) -> tuple[Question, np.ndarray, dict[str, float]]:
+        """The question parsed, embedded, and the IDF of its terms. `question` is as rewritten
+        for a follow-up, `asked` the words the user typed: terms carried over from earlier
+        questions weigh CARRIED_WEIGHT in the second stage and in the answer."""
         q = Question.parse(question)
         qvec = self.embeddings.embed_array([question])[0]
         idf = self.store.keywords.idf(list(q.terms))
+        if asked is not None and asked != question:
+            own = set(content_terms(asked))
+            idf = {t: w if t in own else w * CARRIED_WEIGHT for t, w in idf.items()}
+        return q, qvec, idf
+
+    def retrieve(self, question: str, k: int | None = None, *, asked: str | None = None) -> Retrieval:
+        k = k or self.top_k
+        q, qvec, idf = self.analyse(question, asked)
         ordered = self.order(q, self.candidates(q, qvec), idf)
         ranked = [
             ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from chatbot.app import build  # noqa: E402 - after the path set-up above
 from chatbot.config import Settings  # noqa: E402
-from chatbot.evals import EvalQuestion, load_pack  # noqa: E402
-from chatbot.query import Question  # noqa: E402
+from chatbot.evals import EvalQuestion, histories, load_pack  # noqa: E402
+from chatbot.query import Question, condense  # noqa: E402
 from chatbot.rank import WEIGHTS_PATH, Candidate, Ranker, features, fit  # noqa: E402
 from chatbot.retrieve import Retriever, dedupe, keep_other_language  # noqa: E402
 from chatbot.types import ScoredChunk  # noqa: E402
@@ -53,13 +53,15 @@ def collect(pack: Path, k: int) -> list[Item]:
         bot.ingest([pack / "corpus"], progress=False)
         store = bot.store()
         retriever = Retriever(store, bot.embeddings, k, mode="fused", candidates=30)
-        for q in load_pack(pack):
+        questions = load_pack(pack)
+        history = histories(questions)
+        for q in questions:
             if not q.answerable:
                 continue
-            parsed = Question.parse(q.question)
-            qvec = bot.embeddings.embed_array([q.question])[0]
+            # as `chatbot eval` asks it: a follow-up rewritten with its conversation
+            parsed, qvec, idf = retriever.analyse(condense(q.question, history[q.id]), asked=q.question)
             cands = retriever.candidates(parsed, qvec)
-            x = features(parsed, cands, store.keywords.idf(list(parsed.terms)))
+            x = features(parsed, cands, idf)
             y = np.array([1.0 if c.chunk.file in q.gold_files else 0.0 for c in cands])
             fold = int(hashlib.sha256(q.id.encode()).hexdigest(), 16) % FOLDS
             items.append(Item(pack.name, q, cands, x, y, fold))

@@ -280,12 +280,12 @@ def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("Where is the CATL base?").wants == "where"
 
 
-def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier() -> None:
-    from chatbot.app import CARRIED_WEIGHT, _carried_down
-    idf = {"growth": 2.0, "rate": 1.0, "xinqianglian": 4.0, "revenue": 2.0}
-    inputs = {"question": "What growth rate has it achieved?",
-              "standalone": "What growth rate has it achieved? xinqianglian revenue"}
-    down = _carried_down(inputs, idf)
-    assert down["growth"] == 2.0 and down["rate"] == 1.0
-    assert down["xinqianglian"] == 4.0 * CARRIED_WEIGHT and down["revenue"] == 2.0 * CARRIED_WEIGHT
-    assert _carried_down({"question": "Who?", "standalone": "Who?"}, idf) is idf  # not a follow-up
+def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seeded_bot: Chatbot) -> None:
+    from chatbot.retrieve import CARRIED_WEIGHT
+    retriever = seeded_bot.retriever()
+    standalone = "What growth rate has it reportedly achieved? Xinqianglian business revenue"
+    plain = retriever.retrieve(standalone)
+    follow = retriever.retrieve(standalone, asked="What growth rate has it reportedly achieved?")
+    assert follow.idf["growth"] == plain.idf["growth"]
+    assert follow.idf["xinqianglian"] == plain.idf["xinqianglian"] * CARRIED_WEIGHT
+    assert retriever.retrieve(standalone, asked=standalone).idf == plain.idf  # not a follow-up
