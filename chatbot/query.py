@@ -180,6 +180,9 @@ def stamp(line: str) -> tuple[int, int] | None:
 
 def wanted_match(q: Question, text: str) -> bool:
     """Whether text holds the kind of thing the question asks for, beyond what it already says."""
-    if q.wants == "number":
-        return bool(answer_spans(q, text)) or bool(_NUMBER.search(re.sub(r"\d", "", text)))
-    return bool(answer_spans(q, text))
+    return bool(answer_spans(q, text)) or (q.wants == "number" and numeral(text))
+
+
+def numeral(text: str) -> bool:
+    """Whether text counts in Chinese numerals ("十五个", "两倍")."""
+    return bool(_NUMBER.search(re.sub(r"\d", "", text)))

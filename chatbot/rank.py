@@ -21,7 +21,7 @@ import numpy as np
 
 from chatbot import lexicon
 from chatbot.chunking import split_sentences
-from chatbot.query import Question, answer_spans, wanted_match
+from chatbot.query import Question, answer_spans, numeral
 from chatbot.terms import han_bigrams, is_stop, tokenize, tokenize_spans
 from chatbot.types import Chunk
 
@@ -42,42 +42,42 @@ class Candidate:
     bm25_rank: int = 0
 
 
-@lru_cache(maxsize=8192)
-def _analyse(text: str) -> tuple[tuple[str, ...], frozenset[str], list[tuple[str, frozenset[str]]]]:
-    """A chunk's terms in order, as a set, and per sentence: computed once per chunk text
-    (candidates recur across questions; jieba and the sentence splitter dominate the cost)."""
-    seq = tuple(tokenize(text))
-    sentences = [(text[sp.start : sp.end], frozenset(tokenize(text[sp.start : sp.end])))
-                 for sp in split_sentences(text)]
-    return seq, frozenset(seq), sentences
+@dataclass(frozen=True)
+class _Text:
+    starts: list[int]  # where each term starts
+    seq: tuple[str, ...]  # the terms in order
+    terms: frozenset[str]
+    sentences: list[tuple[int, int, frozenset[str]]]  # start, end, terms
 
 
 @lru_cache(maxsize=8192)
-def _spans(text: str) -> tuple[list[int], list[str]]:
+def _analyse(text: str) -> _Text:
+    """A chunk's terms with their offsets, as a set, and per sentence: tokenized once per chunk
+    text (jieba and the sentence splitter dominate the cost; candidates recur across questions)."""
     pairs = tokenize_spans(text)
-    return [p for p, _ in pairs], [t for _, t in pairs]
+    starts = [p for p, _ in pairs]
+    seq = tuple(t for _, t in pairs)
+    sentences = [(sp.start, sp.end, frozenset(seq[bisect_left(starts, sp.start) : bisect_left(starts, sp.end)]))
+                 for sp in split_sentences(text)]
+    return _Text(starts, seq, frozenset(seq), sentences)
 
 
-def _near(q: Question, text: str, lang: str, weights: dict[str, float]) -> float:
+def _near(found: list[tuple[int, int]], doc: _Text, lang: str, weights: dict[str, float]) -> float:
     """IDF share of the question's terms found close to an answer-like span (a name for "who",
     a date for "when", a figure for "how many"): the answer usually sits beside the words of
     the question, where a passage that only shares the topic has them apart."""
-    found = answer_spans(q, text)
-    if not found:
-        return 0.0
-    starts, terms = _spans(text)
     width = NEAR.get(lang, NEAR["en"])
     best = 0.0
     for a, b in found:
-        lo, hi = bisect_left(starts, a - width), bisect_right(starts, b + width)
-        near = set(terms[lo:hi])
+        lo, hi = bisect_left(doc.starts, a - width), bisect_right(doc.starts, b + width)
+        near = set(doc.seq[lo:hi])
         best = max(best, sum(w for t, w in weights.items() if t in near))
     return best
 
 
 @lru_cache(maxsize=8192)
 def _en_words(text: str) -> frozenset[str]:
-    terms = _analyse(text)[1]
+    terms = _analyse(text).terms
     return lexicon.en_words(terms | {p for t in terms if "-" in t for p in t.split("-") if p})
 
 
@@ -85,6 +85,11 @@ def _cross_coverage(q: Question, text: str, share: dict[str, float]) -> float:
     """IDF share of the question's terms that meet a passage in the other language through the lexicon."""
     words = _en_words(text)
     return sum(w for t, w in share.items() if lexicon.meets(t, words, text))
+
+
+@lru_cache(maxsize=8192)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(han_bigrams(text))
 
 
 @lru_cache(maxsize=4096)
@@ -107,28 +112,30 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
     rows = []
     for c in cands:
         text = c.chunk.text
-        seq, terms, sentences = _analyse(text)
-        cov = sum(idf.get(t, 0.0) for t in q.terms if t in terms) / total
+        doc = _analyse(text)
+        found = answer_spans(q, text)
+        cov = sum(idf.get(t, 0.0) for t in q.terms if t in doc.terms) / total
         best_sent = answer_sent = 0.0
-        for sentence, sterms in sentences:
+        for start, end, sterms in doc.sentences:
             sc = sum(idf.get(t, 0.0) for t in q.terms if t in sterms) / total
             best_sent = max(best_sent, sc)
-            if q.wants and sc > answer_sent and wanted_match(q, sentence):
+            if q.wants and sc > answer_sent and (any(start <= a and b <= end for a, b in found)
+                                                  or (q.wants == "number" and numeral(text[start:end]))):
                 answer_sent = sc
-        pairs = set(zip(seq, seq[1:]))
+        pairs = set(zip(doc.seq, doc.seq[1:]))
         phrase = sum(p in pairs for p in q_pairs) / len(q_pairs) if q_pairs else 0.0
         title_terms = _title_terms(c.chunk.title)
         title_cov = sum(idf.get(t, 0.0) for t in q.terms if t in title_terms) / total
-        bigram = len(q_bi & han_bigrams(text)) / len(q_bi) if q_bi else cov
+        bigram = len(q_bi & _bigrams(text)) / len(q_bi) if q_bi else cov
         flat = text.replace(",", "")
         num_match = sum(n in flat for n in numbers) / len(numbers) if numbers else 0.0
-        wants = 1.0 if wanted_match(q, text) else 0.0
+        wants = 1.0 if found or (q.wants == "number" and numeral(text)) else 0.0
         cross = 1.0 if c.chunk.lang != q.lang else 0.0
         rows.append([
             c.dense, c.dense - top_dense, 1.0 / c.dense_rank if c.dense_rank else 0.0,
             c.bm25 / top_bm25, 1.0 / c.bm25_rank if c.bm25_rank else 0.0,
             cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
-            answer_sent, phrase, _near(q, text, c.chunk.lang, share),
+            answer_sent, phrase, _near(found, doc, c.chunk.lang, share),
             _cross_coverage(q, text, share) if cross else 0.0,
         ])
     return np.asarray(rows, dtype=np.float64)
