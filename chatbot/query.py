@@ -16,6 +16,7 @@ _NUMBER_Q = re.compile(
     r"|^(what|how)\b.*\b(revenue|revenues|profit|income|sales|turnover|population|gdp|price|cost|budget"
     r"|capacity|output|growth rate|rate)\b"
     r"|\bwhere\b.*\b(rank|ranks|ranked|place|placed|stand|stands)\b"  # a rank, not a place
+    r"|哪一?集|第几集|哪一?期|第几期|哪一?届|第几届"  # which episode / issue / edition: a number
     r"|增长率|增速|增幅|涨幅|销量|交付量|销售额|营收|收入|产量|人数|人次|奖金|震级|多长|多高|多大|多重|多远|多深", re.I)
 _DATE_Q = re.compile(
     r"\bwhen\b|\bwhat (year|date|month|day|time)\b|\bwhich (year|date|month|day)\b|\bon what (date|day)\b"

@@ -72,6 +72,9 @@ def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_d
     ("德余高速乌江特大桥主桥多长", "number"),
     ("Who leads the alliance?", "who"),
     ("What is the name of the new battery?", ""),
+    ("三体电视剧古筝行动在哪一集？", "number"),
+    ("第几届大会在哪里举行？", "number"),
+    ("大会在哪里举行？", "where"),
 ])
 def test_questions_about_dates_and_quantities_ask_for_them(question: str, wants: str) -> None:
     assert Question.parse(question).wants == wants
