@@ -20,7 +20,7 @@ from chatbot import lexicon
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, asks_publication, full_date, stamp, wanted_match
+from chatbot.query import Question, answer_spans, asks_publication, full_date, parts, stamp, wanted_match
 from chatbot.terms import han_bigrams, tokenize
 from chatbot.types import ScoredChunk
 
@@ -186,6 +186,9 @@ class ExtractiveAnswerer:
         sents = self.sentences(ranked)
         if not sents:
             return Draft(REFUSAL[q.lang], [], True)
+        two = self._answer_parts(q, ranked, qvec, idf or {})
+        if two is not None:
+            return two
         self.score(q, sents, idf or {}, qvec)
         sents.sort(key=lambda s: s.score, reverse=True)
         best = self._pick(q, sents, ranked)
@@ -238,6 +241,30 @@ class ExtractiveAnswerer:
             parts.append(f"{defuse_markers(g[0].quote)} {marks}")
             chosen.extend(g)
         return Draft(" ".join(parts), chosen, False)
+
+    def _answer_parts(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None,
+                      idf: dict[str, float]) -> Draft | None:
+        """A question that asks two things gets a quote for each ("Which company ..., and how fast
+        did its revenue grow?"), when each part alone has a supported sentence and they differ."""
+        subs = parts(q)
+        if not subs:
+            return None
+        picks: list[Sentence] = []
+        for sub in subs:
+            sents = self.sentences(ranked)
+            self.score(sub, sents, idf, qvec)
+            sents.sort(key=lambda s: s.score, reverse=True)
+            best = self._pick(sub, sents, ranked)
+            if best is None or any(_overlap(best.evidence, p.evidence) for p in picks):
+                return None
+            picks.append(best)
+        budget = BUDGET.get(q.lang, 300)
+        room = budget // 2 - 2
+        chosen = [self.shorten(sub, s.evidence, room, idf, qvec) for sub, s in zip(subs, picks)]
+        if sum(len(ev.quote) for ev in chosen) + 2 > budget:
+            return None
+        text = " ".join(f"{defuse_markers(ev.quote)} [{i}]" for i, ev in enumerate(chosen, 1))
+        return Draft(text, chosen, False)
 
     def shorten(self, q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None,
                 qvec: np.ndarray | None) -> Evidence:

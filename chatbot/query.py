@@ -179,6 +179,23 @@ def stamp(line: str) -> tuple[int, int] | None:
     return m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end()
 
 
+_ASKS = re.compile(r"^(how|what|which|who|whom|whose|when|where|why|is|are|was|were|do|does|did|can|has|have)\b"
+                   r"|哪|什么|多少|几|谁|何|吗|怎|是否", re.I)
+_PART_SPLIT = re.compile(
+    r"[?？]\s*(?=\S)|[,;，；]\s*(?:and|but|also|并且|而且|以及|还有|另外)?\s*(?=(?:how|what|which|who|when|where)\b)"
+    r"|,?\s+and\s+(?=(?:how|what|which|who|when|where)\b)", re.I)
+
+
+def parts(q: Question) -> list[Question]:
+    """The sub-questions of a question that asks two things ("Which company ..., and how fast
+    did its revenue grow?"), each with its own kind of answer; [] for a single question."""
+    pieces = [p.strip() for p in _PART_SPLIT.split(q.text) if p and p.strip()]
+    subs = [Question.parse(p) for p in pieces]
+    if len(subs) != 2 or any(len(s.terms) < 2 or not _ASKS.search(s.text) for s in subs):
+        return []  # "Apart from bearings, which industry ...?" is one question with a preamble
+    return subs
+
+
 def wanted_match(q: Question, text: str) -> bool:
     """Whether text holds the kind of thing the question asks for, beyond what it already says."""
     return bool(answer_spans(q, text)) or (q.wants == "number" and numeral(text))

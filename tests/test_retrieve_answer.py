@@ -292,3 +292,21 @@ def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seede
     assert follow.idf["growth"] == plain.idf["growth"]
     assert follow.idf["xinqianglian"] == plain.idf["xinqianglian"] * CARRIED_WEIGHT
     assert retriever.retrieve(standalone, asked=standalone).idf == plain.idf  # not a follow-up
+
+
+def test_a_question_that_asks_two_things_is_split_only_where_both_parts_ask() -> None:
+    from chatbot.query import parts
+    two = parts(Question.parse("Which bearing company won the award, and how fast did its revenue grow?"))
+    assert [p.text for p in two] == ["Which bearing company won the award", "how fast did its revenue grow?"]
+    assert two[1].wants == "number"
+    assert parts(Question.parse("Apart from bearings, which industry appears in both plans?")) == []
+    assert parts(Question.parse("Who won the 2020 Harbour Cup final?")) == []
+
+
+def test_each_part_of_a_two_part_question_gets_its_own_quote(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("Which company won the Harbour Cup trophy, and how many points was its winning score?")
+    ranked = [ScoredChunk(_chunk("a", "Acme Robotics won the Harbour Cup trophy this year.", "en"), 2.0),
+              ScoredChunk(_chunk("b", "The winning score was 42 points, a record.", "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert [ev.chunk.file for ev in draft.evidence] == ["a.txt", "b.txt"], draft.text
+    assert "Acme Robotics" in draft.text and "42 points" in draft.text
