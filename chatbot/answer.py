@@ -21,7 +21,7 @@ from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
 from chatbot.query import Question, answer_spans, asks_publication, full_date, parts, stamp, wanted_match
-from chatbot.terms import han_bigrams, tokenize
+from chatbot.terms import han_bigrams, tokenize, with_parts
 from chatbot.types import ScoredChunk
 
 REFUSAL = {
@@ -69,8 +69,7 @@ class Draft:
 
 def _terms(text: str) -> set[str]:
     """A sentence's terms, hyphenated words also by their parts ("award-winning" answers "winning")."""
-    terms = set(tokenize(text))
-    return terms | {part for t in terms if "-" in t for part in t.split("-") if part}
+    return with_parts(tokenize(text))
 
 
 def _split_glued(text: str, spans: list[Span]) -> list[Span]:
@@ -136,25 +135,29 @@ class ExtractiveAnswerer:
             vecs = self.embeddings.embed_array([s.evidence.quote for s in cross])
             for s, sim in zip(cross, vecs @ qvec):
                 s.similarity = float(sim)
-        files_with = _files_with_answers(q, sents)
+        found_in: list[list[tuple[int, int]]] = []  # each sentence's answer-like spans
         for s in sents:
-            cov = sum(w for t, w in weights.items() if t in s.terms) / total
-            if s.context:  # "It was released on ...": what "it" is, the sentence before says
-                cov = max(cov, self.context_weight * sum(w for t, w in weights.items() if t in s.terms or t in s.context) / total)
-            if q_bigrams:
-                cov = max(cov, len(q_bigrams & han_bigrams(s.evidence.quote)) / len(q_bigrams))
+            quote = s.evidence.quote
             if s.evidence.chunk.lang != q.lang:  # the question's words, through the lexicon
                 words = lexicon.en_words(s.terms)
-                cov = sum(w for t, w in weights.items() if lexicon.meets(t, words, s.evidence.quote)) / total
+                cov = sum(w for t, w in weights.items() if lexicon.meets(t, words, quote)) / total
+            else:
+                cov = sum(w for t, w in weights.items() if t in s.terms) / total
+                if s.context:  # "It was released on ...": what "it" is, the sentence before says
+                    cov = max(cov, self.context_weight * sum(w for t, w in weights.items() if t in s.terms or t in s.context) / total)
+                if q_bigrams:
+                    cov = max(cov, len(q_bigrams & han_bigrams(quote)) / len(q_bigrams))
             s.coverage = cov
+            found_in.append(found := answer_spans(q, quote))
+            s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
+        files_with = _files_with_answers(sents)
         if asks_publication(q):  # the date line answers for the whole document
             for s in sents:
                 if s.stamp:
                     s.coverage = max((o.coverage for o in sents if o.evidence.chunk.doc_id == s.evidence.chunk.doc_id
                                       and not o.stamp), default=0.0)
-        for s in sents:
-            s.wanted = wanted_match(q, s.evidence.quote)
-            s.answers = _answers(q, s.evidence.quote)
+        for s, found in zip(sents, found_in):
+            s.wanted = wanted_match(q, s.evidence.quote, found)
             s.support = max((len(files_with[a] - {s.evidence.chunk.doc_id}) for a in s.answers), default=0)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
             evidence = max(s.coverage, 1.6 * s.similarity)
@@ -234,13 +237,7 @@ class ExtractiveAnswerer:
                     heads.append(s.evidence)
                     used += len(ev.quote) + 2
                     covered |= s.terms
-        chosen: list[Evidence] = []
-        parts: list[str] = []
-        for g in groups:
-            marks = " ".join(f"[{len(chosen) + i}]" for i in range(1, len(g) + 1))
-            parts.append(f"{defuse_markers(g[0].quote)} {marks}")
-            chosen.extend(g)
-        return Draft(" ".join(parts), chosen, False)
+        return _draft(groups)
 
     def _answer_parts(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None,
                       idf: dict[str, float]) -> Draft | None:
@@ -263,8 +260,7 @@ class ExtractiveAnswerer:
         chosen = [self.shorten(sub, s.evidence, room, idf, qvec) for sub, s in zip(subs, picks)]
         if sum(len(ev.quote) for ev in chosen) + 2 > budget:
             return None
-        text = " ".join(f"{defuse_markers(ev.quote)} [{i}]" for i, ev in enumerate(chosen, 1))
-        return Draft(text, chosen, False)
+        return _draft([[ev] for ev in chosen])
 
     def shorten(self, q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None,
                 qvec: np.ndarray | None) -> Evidence:
@@ -340,16 +336,24 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     return Evidence(ev.chunk, begin, begin + len(piece))
 
 
-def _answers(q: Question, text: str) -> frozenset[str]:
-    return frozenset(text[a:b].lower() for a, b in answer_spans(q, text) if b - a > 1)
+def _draft(groups: list[list[Evidence]]) -> Draft:
+    """The answer text: each group's quote once, then a marker for it and for each other file
+    that says the same words ("A [1] [2] B [3]")."""
+    chosen: list[Evidence] = []
+    parts: list[str] = []
+    for g in groups:
+        marks = " ".join(f"[{len(chosen) + i}]" for i in range(1, len(g) + 1))
+        parts.append(f"{defuse_markers(g[0].quote)} {marks}")
+        chosen.extend(g)
+    return Draft(" ".join(parts), chosen, False)
 
 
-def _files_with_answers(q: Question, sents: list[Sentence]) -> dict[str, set[str]]:
+def _files_with_answers(sents: list[Sentence]) -> dict[str, set[str]]:
     """Each answer-like span of the retrieved sentences, with the files that state it: when
     several sources give the same name, date or figure, that one is likely the answer."""
     out: dict[str, set[str]] = {}
     for s in sents:
-        for a in _answers(q, s.evidence.quote):
+        for a in s.answers:
             out.setdefault(a, set()).add(s.evidence.chunk.doc_id)
     return out
 

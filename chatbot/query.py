@@ -103,12 +103,12 @@ _DATELINE = re.compile(
     rf"^\s*(?:{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|\d+\s+(?:hours?|days?|weeks?)\s+ago|\d{{4}}年\d{{1,2}}月\d{{1,2}}日)"
     r"\s*(?:\.\.\.|…|—|-)\s*", re.I)
 _NUMBER_SPAN = re.compile(r"\d[\d,.]*%?|[一二三四五六七八九十两][一二三四五六七八九十百千万亿两]*(?=[个家项亿万倍名位次届座])")
+_DAY_MONTH_YEAR = rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b"
 _DATE_SPAN = re.compile(  # the fullest form first: "July 21, 2017" is one date, not two
-    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b|\b{_MONTH}\s+{_YEAR}\b"
+    rf"{_DAY_MONTH_YEAR}|\b{_MONTH}\s+{_YEAR}\b"
     r"|\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d{4}-\d{1,2}-\d{1,2}|" + _DATE.pattern, re.I)
 _FULL_DATE = re.compile(  # day, month and year: the most precise answer to "when"
-    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b"
-    r"|\d{4}年\d{1,2}月\d{1,2}日|\b\d{4}-\d{1,2}-\d{1,2}\b", re.I)
+    rf"{_DAY_MONTH_YEAR}|\d{{4}}年\d{{1,2}}月\d{{1,2}}日|\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b", re.I)
 _NAME_SPAN = re.compile(  # runs of capitalised words ("Bank of America Plaza"), or a Chinese organisation or official
     r"\b[A-Z][\w'’.-]*[A-Za-z](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[A-Za-z])*\b"
     r"|[\u4e00-\u9fff]{2,}(?:公司|集团|研究院|大学|实验室|基地)"
@@ -196,9 +196,10 @@ def parts(q: Question) -> list[Question]:
     return subs
 
 
-def wanted_match(q: Question, text: str) -> bool:
-    """Whether text holds the kind of thing the question asks for, beyond what it already says."""
-    return bool(answer_spans(q, text)) or (q.wants == "number" and numeral(text))
+def wanted_match(q: Question, text: str, spans: Sequence[tuple[int, int]] | None = None) -> bool:
+    """Whether text holds the kind of thing the question asks for, beyond what it already says;
+    `spans`, its answer_spans when the caller has them already."""
+    return bool(answer_spans(q, text) if spans is None else spans) or (q.wants == "number" and numeral(text))
 
 
 def numeral(text: str) -> bool:

@@ -21,8 +21,8 @@ import numpy as np
 
 from chatbot import lexicon
 from chatbot.chunking import split_sentences
-from chatbot.query import Question, answer_spans, numeral
-from chatbot.terms import han_bigrams, is_stop, tokenize, tokenize_spans
+from chatbot.query import Question, answer_spans, wanted_match
+from chatbot.terms import han_bigrams, is_stop, tokenize, tokenize_spans, with_parts
 from chatbot.types import Chunk
 
 WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
@@ -77,8 +77,7 @@ def _near(found: list[tuple[int, int]], doc: _Text, lang: str, weights: dict[str
 
 @lru_cache(maxsize=8192)
 def _en_words(text: str) -> frozenset[str]:
-    terms = _analyse(text).terms
-    return lexicon.en_words(terms | {p for t in terms if "-" in t for p in t.split("-") if p})
+    return lexicon.en_words(with_parts(_analyse(text).terms))
 
 
 def _cross_coverage(q: Question, text: str, share: dict[str, float]) -> float:
@@ -119,8 +118,8 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
         for start, end, sterms in doc.sentences:
             sc = sum(idf.get(t, 0.0) for t in q.terms if t in sterms) / total
             best_sent = max(best_sent, sc)
-            if q.wants and sc > answer_sent and (any(start <= a and b <= end for a, b in found)
-                                                  or (q.wants == "number" and numeral(text[start:end]))):
+            if q.wants and sc > answer_sent and wanted_match(
+                    q, text[start:end], [(a, b) for a, b in found if start <= a and b <= end]):
                 answer_sent = sc
         pairs = set(zip(doc.seq, doc.seq[1:]))
         phrase = sum(p in pairs for p in q_pairs) / len(q_pairs) if q_pairs else 0.0
@@ -129,7 +128,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
         bigram = len(q_bi & _bigrams(text)) / len(q_bi) if q_bi else cov
         flat = text.replace(",", "")
         num_match = sum(n in flat for n in numbers) / len(numbers) if numbers else 0.0
-        wants = 1.0 if found or (q.wants == "number" and numeral(text)) else 0.0
+        wants = 1.0 if wanted_match(q, text, found) else 0.0
         cross = 1.0 if c.chunk.lang != q.lang else 0.0
         rows.append([
             c.dense, c.dense - top_dense, 1.0 / c.dense_rank if c.dense_rank else 0.0,

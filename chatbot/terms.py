@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from functools import lru_cache
 
 _jieba_lock = threading.Lock()
@@ -78,6 +79,12 @@ def tokenize_spans(text: str) -> list[tuple[int, str]]:
             tok = tok.lower().replace("’", "'")
             out.append((pos, tok[:-2] if tok.endswith("'s") else tok))
     return out
+
+
+def with_parts(terms: Iterable[str]) -> set[str]:
+    """Terms, hyphenated words also by their parts ("award-winning" answers "winning")."""
+    out = set(terms)
+    return out | {part for t in out if "-" in t for part in t.split("-") if part}
 
 
 def is_stop(term: str) -> bool:
