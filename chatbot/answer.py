@@ -97,6 +97,7 @@ class ExtractiveAnswerer:
     context_weight = 0.7  # coverage counted through the sentence a pronoun refers to (0.8 added false refusals)
     full_date_bonus = 0.05  # "when": a day, month and year over a year alone
     support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
+    wanted_window = 0.7  # of the best score, where a sentence holding the wanted answer is looked for
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
 
     def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
@@ -184,6 +185,17 @@ class ExtractiveAnswerer:
             ok.sort(key=lambda s: not s.wanted)  # stable: score order otherwise
         return ok[0] if ok else None
 
+    def _wanted_near(self, q: Question, best: Sentence, sents: list[Sentence],
+                     ranked: Sequence[ScoredChunk]) -> Sentence:
+        """A best sentence that only restates the topic gives way to a close one holding the kind
+        of answer asked for."""
+        for s in sents:
+            if s.score < self.wanted_window * best.score:
+                break
+            if s.wanted and self.supported(q, s, ranked):
+                return s
+        return best
+
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
                idf: dict[str, float] | None = None) -> Draft:
         sents = self.sentences(ranked)
@@ -204,6 +216,8 @@ class ExtractiveAnswerer:
         if best is None:
             related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)
+        if q.wants in ("date", "number") and not best.wanted:
+            best = self._wanted_near(q, best, sents, ranked)
         budget = BUDGET.get(q.lang, 300)
         # the first quote may use the whole budget: cutting it to leave room for a second one
         # lost the answer-bearing clause more often than the second quote found one

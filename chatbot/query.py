@@ -125,14 +125,27 @@ _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sund
     a an of what who which how why no yes not also however here then so all some many most more one""".split())
 
 
+# A number that is a year or a day of the calendar ("2014年", "in 2020,", "2月1日")
+_AFTER_WORDS = "|".join(rf"(?<=\b{w} )" for w in ("in", "since", "by", "from", "until", "during", "of", "before", "after"))
+_CALENDAR = re.compile(
+    rf"{_YEAR}(?:年|(?=[,.;:)](?:\s|$)|$))|(?:{_AFTER_WORDS}){_YEAR}\b"
+    r"|\d{1,2}(?:月|日|号)(?!份)", re.I)
+_YEARS_Q = re.compile(r"\b(year|years)\b|哪年|多少年|几年|年份", re.I)
+
+
+def dateline_end(text: str) -> int:
+    """Where a snippet's publication stamp ("Mar 2, 2022 ... ") ends; 0 when it has none."""
+    m = _DATELINE.match(text)
+    return m.end() if m else 0
+
+
 def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
     """Where text holds the kind of thing the question asks for, not already in the question
     (a publication stamp at the start excluded)."""
     pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN, "where": _PLACE_SPAN}.get(q.wants)
     if pattern is None:
         return []
-    m = _DATELINE.match(text)
-    skip = m.end() if m else 0
+    skip = dateline_end(text)
     asked = q.text.lower()
     out = []
     for m in pattern.finditer(text, skip):
@@ -147,16 +160,25 @@ def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
             if not words:
                 continue
         span = text[start:end]
+        if q.wants == "number" and _CALENDAR.match(text, start) and not _YEARS_Q.search(q.text):
+            continue  # "2014年以来", "2月1日": when, not how many
         if span.lower() in asked or span.rstrip("%,.") in q.numbers:
             continue
         out.append((start, end))
     return out
 
 
+_YEAR_RE = re.compile(rf"(?<!\d){_YEAR}(?!\d)")
+
+
+def years(text: str) -> set[str]:
+    """The years text names ("2019", "2022年")."""
+    return set(_YEAR_RE.findall(text))
+
+
 def full_date(text: str) -> bool:
     """Whether text names a day, month and year (a publication stamp at its start aside)."""
-    m = _DATELINE.match(text)
-    return bool(_FULL_DATE.search(text, m.end() if m else 0))
+    return bool(_FULL_DATE.search(text, dateline_end(text)))
 
 
 _PUBLISHED_Q = re.compile(

@@ -21,7 +21,7 @@ import numpy as np
 
 from chatbot import lexicon
 from chatbot.chunking import split_sentences
-from chatbot.query import Question, answer_spans, wanted_match
+from chatbot.query import Question, answer_spans, dateline_end, wanted_match, years
 from chatbot.terms import han_bigrams, is_stop, tokenize, tokenize_spans, with_parts
 from chatbot.types import Chunk
 
@@ -29,7 +29,7 @@ WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
 FEATURES = (
     "dense", "dense_gap", "dense_rr", "bm25", "bm25_rr", "coverage", "sentence_coverage",
     "bigram", "numbers", "wants_match", "cross", "cross_dense", "title_coverage",
-    "answer_sentence", "phrase", "answer_near", "cross_coverage",
+    "answer_sentence", "phrase", "answer_near", "cross_coverage", "year_missing", "year_conflict",
 )
 NEAR = {"zh": 20, "en": 60}  # characters either side of an answer-like span that count as near it
 
@@ -108,6 +108,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
     numbers = [n.replace(",", "") for n in q.numbers]
     q_seq = tokenize(q.text)
     q_pairs = {(a, b) for a, b in zip(q_seq, q_seq[1:]) if not (is_stop(a) and is_stop(b))}
+    q_years = years(q.text)
     rows = []
     for c in cands:
         text = c.chunk.text
@@ -130,12 +131,16 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
         num_match = sum(n in flat for n in numbers) / len(numbers) if numbers else 0.0
         wants = 1.0 if wanted_match(q, text, found) else 0.0
         cross = 1.0 if c.chunk.lang != q.lang else 0.0
+        # a question about one year, a passage about others ("the 2018 winner" for 2019)
+        body_years = years(text[dateline_end(text):])
+        year_missing = 1.0 if q_years and not q_years & (years(text) | years(c.chunk.title)) else 0.0
+        year_conflict = 1.0 if q_years and body_years and not q_years & body_years else 0.0
         rows.append([
             c.dense, c.dense - top_dense, 1.0 / c.dense_rank if c.dense_rank else 0.0,
             c.bm25 / top_bm25, 1.0 / c.bm25_rank if c.bm25_rank else 0.0,
             cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
             answer_sent, phrase, _near(found, doc, c.chunk.lang, share),
-            _cross_coverage(q, text, share) if cross else 0.0,
+            _cross_coverage(q, text, share) if cross else 0.0, year_missing, year_conflict,
         ])
     return np.asarray(rows, dtype=np.float64)
 

@@ -4,8 +4,9 @@
     make ablation        # only measure with the committed weights and update the table
 
 Every pack is indexed into a fresh temporary store. Figures for the fitted ranker are k-fold
-cross-validated by question (each question is scored by weights fitted without it); the
-in-sample figure is shown beside them to make over-fitting visible.
+cross-validated by question (each question is scored by weights fitted without it), averaged
+over several splits of the questions into folds: one split moves by a question or two whenever
+the training rows change. The in-sample figure is shown beside them to make over-fitting visible.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from chatbot.types import ScoredChunk  # noqa: E402
 PACKS = [ROOT / "evals" / "seeds", ROOT.parent / "shared" / "evals" / "rgb-dev"]
 TOP_K = 6  # chunks returned per question (Settings.top_k)
 FOLDS = 5
+SPLITS = 4  # fold assignments averaged in the cross-validated figures
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 
@@ -63,9 +65,14 @@ def collect(pack: Path, k: int) -> list[Item]:
             cands = retriever.candidates(parsed, qvec)
             x = features(parsed, cands, idf)
             y = np.array([1.0 if c.chunk.file in q.gold_files else 0.0 for c in cands])
-            fold = int(hashlib.sha256(q.id.encode()).hexdigest(), 16) % FOLDS
-            items.append(Item(pack.name, q, cands, x, y, fold))
+            items.append(Item(pack.name, q, cands, x, y, fold_of(q.id)))
     return items
+
+
+def fold_of(question_id: str, split: int = 0) -> int:
+    """The fold of a question in one split (split 0 is the one the earlier tables used)."""
+    key = question_id if split == 0 else f"{split}:{question_id}"
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % FOLDS
 
 
 def _ranked(item: Item, scores: np.ndarray) -> list[ScoredChunk]:
@@ -120,13 +127,14 @@ def scopes(items: list[Item]) -> list[tuple[str, list[int]]]:
     return out
 
 
-def table(items: list[Item], columns: dict[str, list[int]]) -> str:
+def table(items: list[Item], columns: dict[str, list[list[int]]]) -> str:
+    """One cell per scope and column: the figures averaged over the column's rank lists."""
     lines = ["| scope | n | " + " | ".join(f"{c} hit@1 / hit@5 / MRR" for c in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for name, idx in scopes(items):
         cells = []
-        for ranks in columns.values():
-            h1, h5, mrr = summarize([ranks[n] for n in idx])
+        for runs in columns.values():
+            h1, h5, mrr = np.mean([summarize([ranks[n] for n in idx]) for ranks in runs], axis=0)
             cells.append(f"{h1:.3f} / {h5:.3f} / {mrr:.3f}")
         lines.append(f"| {name} | {len(idx)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -139,25 +147,29 @@ def main() -> int:
     packs = [p for p in PACKS if (p / "questions.jsonl").exists()]
     items = [it for p in packs for it in collect(p, 6)]
     groups = [(i.x, i.y) for i in items]
-    columns: dict[str, list[int]] = {
-        m: [file_rank(i, baseline_scores(i, m)) for i in items] for m in ("dense", "keyword", "fused")
+    columns: dict[str, list[list[int]]] = {
+        m: [[file_rank(i, baseline_scores(i, m)) for i in items]] for m in ("dense", "keyword", "fused")
     }
-    cv, cv_cross = [0] * len(items), [0] * len(items)
-    for fold in range(FOLDS):
-        train = [g for g, i in zip(groups, items) if i.fold != fold]
-        ranker = fit(train)
-        for n, i in enumerate(items):
-            if i.fold == fold:
-                cv[n] = file_rank(i, ranker.score(i.x))
-                cv_cross[n] = cross_slot_rank(i, ranker.score(i.x))
-    columns["ranked (5-fold CV)"] = cv
-    columns["ranked + other-language slot (5-fold CV)"] = cv_cross
+    cvs, cv_crosses = [], []
+    for split in range(SPLITS):
+        folds = [fold_of(i.q.id, split) for i in items]
+        cv, cv_cross = [0] * len(items), [0] * len(items)
+        for fold in range(FOLDS):
+            ranker = fit([g for g, f in zip(groups, folds) if f != fold])
+            for n, i in enumerate(items):
+                if folds[n] == fold:
+                    cv[n] = file_rank(i, ranker.score(i.x))
+                    cv_cross[n] = cross_slot_rank(i, ranker.score(i.x))
+        cvs.append(cv)
+        cv_crosses.append(cv_cross)
+    columns[f"ranked ({FOLDS}-fold CV)"] = cvs
+    columns["ranked + other-language slot (CV)"] = cv_crosses
     final = fit(groups) if args.fit else Ranker.load()
-    columns["ranked + slot (in-sample)" if args.fit else "ranked + slot (committed weights: what runs)"] = [
+    columns["ranked + slot (in-sample)" if args.fit else "ranked + slot (committed weights: what runs)"] = [[
         cross_slot_rank(i, final.score(i.x)) for i in items
-    ]
+    ]]
     if args.fit:
-        h1, h5, mrr = summarize(cv)
+        h1, h5, mrr = np.mean([summarize(cv) for cv in cvs], axis=0)
         final.save(WEIGHTS_PATH, {"fitted_on": [p.name for p in packs], "questions": len(items),
                                   "cv_hit@1": round(h1, 4), "cv_hit@5": round(h5, 4), "cv_mrr": round(mrr, 4)})
         print(f"wrote {WEIGHTS_PATH}")
@@ -166,7 +178,8 @@ def main() -> int:
     readme = ROOT / "evals" / "README.md"
     body = readme.read_text(encoding="utf-8") if readme.exists() else ""
     block = (f"{BEGIN}\nAnswerable questions only; a hit is a gold file among the files of the 6 retrieved chunks, "
-             "as `chatbot eval` counts it. "
+             f"as `chatbot eval` counts it. CV columns: the mean over {SPLITS} splits of the questions into "
+             f"{FOLDS} folds. "
              f"Regenerate with `make ablation` (or `make fit-ranker`).\n\n{text}\n{END}")
     if BEGIN in body and END in body:
         body = body[: body.index(BEGIN)] + block + body[body.index(END) + len(END):]

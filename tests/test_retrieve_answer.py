@@ -112,7 +112,45 @@ def test_a_figure_beside_the_question_words_outranks_one_far_from_them() -> None
     assert x[0, col] > x[1, col]
 
 
+def test_a_passage_about_other_years_than_the_question_is_marked() -> None:
+    """year_missing / year_conflict: "the 2018 winner" does not answer a question about 2019."""
+    q = Question.parse("Who is the Maxwell Award winner in 2019?")
+    other = _chunk("other", "Oct 29, 2019 ... Headlining the list is 2018 Maxwell Award winner Tua Tagovailoa.", "en")
+    right = _chunk("right", "Maxwell Award recipients: 2019 - Joe Burrow, 2018 - Tua Tagovailoa.", "en")
+    silent = _chunk("silent", "The Maxwell Award goes to the best college football player.", "en")
+    x = features(q, [Candidate(other, 0.5), Candidate(right, 0.5), Candidate(silent, 0.5)], {t: 1.0 for t in q.terms})
+    conflict, missing = FEATURES.index("year_conflict"), FEATURES.index("year_missing")
+    # the stamp "Oct 29, 2019" says when the snippet was published, not what it is about
+    assert x[:, conflict].tolist() == [1.0, 0.0, 0.0]
+    assert x[:, missing].tolist() == [0.0, 0.0, 1.0]
+    undated = features(Question.parse("Who won the Maxwell Award?"), [Candidate(other, 0.5)], {})
+    assert undated[0, conflict] == undated[0, missing] == 0.0
+
+
+def test_a_year_or_a_day_is_not_the_figure_a_how_much_question_asks_for() -> None:
+    q = Question.parse("知网垄断被罚了多少钱")
+    text = "2014年以来，知网滥用支配地位。12月26日，市场监管总局对知网罚款8760万元。"
+    assert [text[a:b] for a, b in answer_spans(q, text)] == ["8760"]
+    en = Question.parse("How much did Tesla earn in 2020?")
+    said = "In 2019, Tesla earned $6 billion."
+    assert [said[a:b] for a, b in answer_spans(en, said)] == ["6"]
+    years = Question.parse("How many years did it take to build?")
+    assert answer_spans(years, "It opened in 2015 after 12 years.") == [(13, 17), (24, 26)]
+
+
 # -- the extractive answerer -------------------------------------------------------------------
+
+def test_a_close_sentence_holding_the_asked_date_is_quoted_before_one_that_only_names_the_topic(
+        embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("When was Assassin's Creed Valhalla released?")
+    ranked = [
+        ScoredChunk(_chunk("a", "Assassin's Creed Valhalla is Assassin's Creed with Vikings and longships!", "en"), 2.0),
+        ScoredChunk(_chunk("b", "Valhalla was released for PlayStation 4 and Windows on November 10, 2020.", "en"), 1.0),
+    ]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused and "November 10, 2020" in draft.text
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"]
+
 
 def test_a_name_that_several_sources_state_is_preferred(embeddings: BundledEmbeddings) -> None:
     """Corroboration: the same name, date or figure in other retrieved files counts for it."""
