@@ -20,7 +20,7 @@ from chatbot import lexicon
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, asks_publication, full_date, parts, stamp, wanted_match
+from chatbot.query import Question, answer_spans, asks_publication, full_date, number_forms, parts, stamp, wanted_match
 from chatbot.terms import han_bigrams, tokenize, with_parts
 from chatbot.types import ScoredChunk
 
@@ -172,7 +172,7 @@ class ExtractiveAnswerer:
             doc = s.evidence.chunk.doc_id
             seen = " ".join([s.evidence.chunk.title, s.evidence.chunk.text]
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
-            if not all(n.replace(",", "") in seen for n in q.numbers):
+            if not all(number_forms(n).search(seen) for n in q.numbers):
                 return False
         floor = self.min_coverage if s.evidence.chunk.lang == q.lang else self.min_cross_coverage
         return s.coverage >= floor or s.similarity >= self.min_similarity

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chatbot.loaders import detect_lang
 from chatbot.terms import content_terms
@@ -67,6 +68,43 @@ class Question:
     @property
     def numbers(self) -> tuple[str, ...]:
         return tuple(t for t in self.terms if t[:1].isdigit())
+
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen \
+seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth", "nine": "ninth",
+            "twelve": "twelfth"}
+_HAN = "零一二三四五六七八九"
+
+
+def _english(n: int) -> str:
+    return _ONES[n] if n < 20 else _TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else "")
+
+
+def _ordinal(words: str) -> str:
+    head, _, last = words.rpartition("-")
+    last = _ORDINAL.get(last) or (last[:-1] + "ieth" if last.endswith("y") else last + "th")
+    return f"{head}-{last}" if head else last
+
+
+def _han(n: int) -> str:
+    tens, ones = divmod(n, 10)
+    return (_HAN[tens] if tens > 1 else "") + ("十" if tens else "") + (_HAN[ones] if ones or not tens else "")
+
+
+@lru_cache(maxsize=1024)
+def number_forms(number: str) -> re.Pattern[str]:
+    """How a text may write a question's number: "17" also as "seventeenth", "seventeen", "第十七";
+    a small count (2 to 10) only as an ordinal, since "two" or "三" alone say little."""
+    forms = [re.escape(number.replace(",", ""))]
+    if number.isdigit() and 1 < int(number) < 100:
+        n = int(number)
+        words = _english(n)
+        forms += [rf"\b{_ordinal(words)}\b", f"第{_han(n)}"]
+        if n > 10:
+            forms += [rf"\b{words}\b", _han(n)]
+    return re.compile("|".join(forms), re.I)
 
 
 def needs_context(question: str) -> bool:

@@ -13,7 +13,7 @@ from chatbot.answer import ExtractiveAnswerer, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans
+from chatbot.query import Question, answer_spans, number_forms
 from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
@@ -138,7 +138,21 @@ def test_a_year_or_a_day_is_not_the_figure_a_how_much_question_asks_for() -> Non
     assert answer_spans(years, "It opened in 2015 after 12 years.") == [(13, 17), (24, 26)]
 
 
+def test_a_number_in_the_question_is_found_however_the_passage_writes_it() -> None:
+    assert number_forms("17").search("The seventeenth season of Grey's Anatomy premiered in November.")
+    assert number_forms("21").search("the twenty-first edition") and number_forms("12").search("第十二届")
+    assert number_forms("1,500").search("1500 jobs")
+    assert not number_forms("2").search("two of them")  # a small count alone says too little
+    assert not number_forms("17").search("It premiered on 7 November.")
+
+
 # -- the extractive answerer -------------------------------------------------------------------
+
+def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("What is the premiere date of Grey's Anatomy Season 17?")
+    ranked = [ScoredChunk(_chunk("a", "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.", "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused and "November 12, 2020" in draft.text
 
 def test_a_close_sentence_holding_the_asked_date_is_quoted_before_one_that_only_names_the_topic(
         embeddings: BundledEmbeddings) -> None:
