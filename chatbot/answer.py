@@ -143,9 +143,12 @@ class ExtractiveAnswerer:
                 words = lexicon.en_words(s.terms)
                 cov = sum(w for t, w in weights.items() if lexicon.meets(t, words, quote)) / total
             else:
-                cov = sum(w for t, w in weights.items() if t in s.terms) / total
+                # a Chinese term also counts inside a longer word ("罚" in "罚款"): jieba does not
+                # cut every text alike
+                present = s.terms | {t for t in weights if t in quote} if q.lang == "zh" else s.terms
+                cov = sum(w for t, w in weights.items() if t in present) / total
                 if s.context:  # "It was released on ...": what "it" is, the sentence before says
-                    cov = max(cov, self.context_weight * sum(w for t, w in weights.items() if t in s.terms or t in s.context) / total)
+                    cov = max(cov, self.context_weight * sum(w for t, w in weights.items() if t in present or t in s.context) / total)
                 if q_bigrams:
                     cov = max(cov, len(q_bigrams & han_bigrams(quote)) / len(q_bigrams))
             s.coverage = cov

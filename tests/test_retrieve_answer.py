@@ -148,6 +148,16 @@ def test_a_number_in_the_question_is_found_however_the_passage_writes_it() -> No
 
 # -- the extractive answerer -------------------------------------------------------------------
 
+def test_a_chinese_question_term_counts_inside_a_longer_word_of_the_passage(embeddings: BundledEmbeddings) -> None:
+    """jieba keeps "罚款" whole in the passage while the question's "被罚了" gives "罚"."""
+    q = Question.parse("知网垄断被罚了多少钱")
+    answerer = ExtractiveAnswerer(embeddings)
+    sents = answerer.sentences([ScoredChunk(_chunk("a", "市场监管总局对知网处以罚款8760万元。", "zh"), 1.0)])
+    answerer.score(q, sents, {t: 1.0 for t in q.terms}, None)
+    assert "罚" in q.terms and "罚" not in sents[0].terms
+    assert sents[0].coverage == pytest.approx(sum(t in ("知网", "罚") for t in q.terms) / len(q.terms))
+
+
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("What is the premiere date of Grey's Anatomy Season 17?")
     ranked = [ScoredChunk(_chunk("a", "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.", "en"), 1.0)]
