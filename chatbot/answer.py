@@ -53,6 +53,7 @@ class Sentence:
     wanted: bool = False
     answers: frozenset[str] = frozenset()  # the answer-like spans it holds (names, dates, figures)
     support: int = 0  # other retrieved files that hold one of them too
+    counts: bool = False  # a figure followed by what the question counts ("7436名本科生", "10 stations")
     score: float = 0.0
 
 
@@ -98,6 +99,7 @@ class ExtractiveAnswerer:
     full_date_bonus = 0.05  # "when": a day, month and year over a year alone
     support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
     wanted_window = 0.7  # of the best score, where a sentence holding the wanted answer is looked for
+    counted_bonus = 0.1  # "how many X": a figure that counts X over one that counts something else
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
 
     def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
@@ -155,6 +157,7 @@ class ExtractiveAnswerer:
             found_in.append(found := answer_spans(q, quote))
             s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
         files_with = _files_with_answers(sents)
+        counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
         if asks_publication(q):  # the date line answers for the whole document
             for s in sents:
                 if s.stamp:
@@ -162,11 +165,12 @@ class ExtractiveAnswerer:
                                       and not o.stamp), default=0.0)
         for s, found in zip(sents, found_in):
             s.wanted = wanted_match(q, s.evidence.quote, found)
+            s.counts = counting and _counts_asked(q, s.evidence.quote, found)
             s.support = max((len(files_with[a] - {s.evidence.chunk.doc_id}) for a in s.answers), default=0)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
             evidence = max(s.coverage, 1.6 * s.similarity)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
-                       + self.support_bonus * min(s.support, 2)
+                       + self.support_bonus * min(s.support, 2) + (self.counted_bonus if s.counts else 0.0)
                        + (self.full_date_bonus if q.wants == "date" and full_date(s.evidence.quote) else 0.0)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
 
@@ -363,6 +367,25 @@ def _draft(groups: list[list[Evidence]]) -> Draft:
         parts.append(f"{defuse_markers(g[0].quote)} {marks}")
         chosen.extend(g)
     return Draft(" ".join(parts), chosen, False)
+
+
+_HOW_MANY = re.compile(r"\bhow (many|much)\b|多少|几", re.I)  # a count, not a rank or a rate
+_COUNTED_WITHIN = {"zh": 6, "en": 24}  # characters after a figure where the counted thing is named
+
+
+def _counts_asked(q: Question, text: str, found: list[tuple[int, int]]) -> bool:
+    """Whether one of the figures is followed closely by a word of the question (its unit or the
+    thing counted: "7436名本科生" for "录取了多少名本科生")."""
+    width = _COUNTED_WITHIN.get(q.lang, 24)
+    asked = set(q.terms)
+    for _, end in found:
+        after = text[end : end + width]
+        if q.lang == "zh":
+            if any(t in after for t in asked if not t[:1].isdigit()):
+                return True
+        elif asked & with_parts(tokenize(after)[:3]):
+            return True
+    return False
 
 
 def _files_with_answers(sents: list[Sentence]) -> dict[str, set[str]]:

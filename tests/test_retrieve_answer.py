@@ -158,6 +158,23 @@ def test_a_chinese_question_term_counts_inside_a_longer_word_of_the_passage(embe
     assert sents[0].coverage == pytest.approx(sum(t in ("知网", "罚") for t in q.terms) / len(q.terms))
 
 
+@pytest.mark.parametrize("question, text, counted", [
+    ("深圳大学2022年录取了多少名本科生？",
+     "深圳大学2022年录取的本科生来自31个省、自治区，覆盖面广。深大迎来新生，其中包括7436名本科生。", "7436"),
+    ("How many stations does Line 19 have?", "Line 19 stations were built over 4 years by the city. Line 19 has 10 stations.", "10"),
+], ids=["zh", "en"])
+def test_how_many_marks_the_figure_that_counts_what_was_asked(
+        embeddings: BundledEmbeddings, question: str, text: str, counted: str) -> None:
+    q = Question.parse(question)
+    answerer = ExtractiveAnswerer(embeddings)
+    sents = answerer.sentences([ScoredChunk(_chunk("a", text, q.lang), 1.0)])
+    answerer.score(q, sents, {t: 1.0 for t in q.terms}, None)
+    assert [s.counts for s in sents] == [False, True] and counted in sents[1].evidence.quote
+    rank_only = Question.parse("Where did Line 19 rank among the lines?")  # a rank is not a count
+    answerer.score(rank_only, sents, {}, None)
+    assert not any(s.counts for s in sents)
+
+
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("What is the premiere date of Grey's Anatomy Season 17?")
     ranked = [ScoredChunk(_chunk("a", "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.", "en"), 1.0)]
