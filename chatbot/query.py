@@ -26,7 +26,9 @@ _DATE_Q = re.compile(
 _WHO_Q = re.compile(
     r"\bwho\b|\bwhom\b|\bwhose\b"
     r"|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
-    r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队", re.I)
+    r"|\bwhich (countries|cities|places|regions|provinces|states|towns|counties|areas|teams|officials|persons)\b"
+    r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队"
+    r"|哪些(?:国家|城市|地方|地区|省份|省)|哪个(?:地区|省份|省)", re.I)
 
 _WHERE_Q = re.compile(r"\bwhere\b|\bin which (city|country|place)\b|在哪|哪里|何地|什么地方|举办地|地点", re.I)
 

@@ -362,6 +362,14 @@ def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("Where is the CATL base?").wants == "where"
 
 
+def test_which_places_asks_for_names() -> None:
+    """"Which places are named as clusters?" is answered by names ("Wafangdian, Yangtze River Delta")."""
+    q = Question.parse("Besides Luoyang, which places are named as China's major bearing industry clusters?")
+    text = "China has formed five major clusters represented by Luoyang, Wafangdian and East Zhejiang."
+    assert q.wants == "who" and [text[a:b] for a, b in answer_spans(q, text)] == ["Wafangdian", "East Zhejiang"]
+    assert Question.parse("平顶山入选了哪些地区的名单？").wants == "who"
+
+
 def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seeded_bot: Chatbot) -> None:
     from chatbot.retrieve import CARRIED_WEIGHT
     retriever = seeded_bot.retriever()
