@@ -30,6 +30,7 @@ _WHO_Q = re.compile(
     r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队"
     r"|哪些(?:国家|城市|地方|地区|省份|省)|哪个(?:地区|省份|省)", re.I)
 
+_OFTEN_Q = re.compile(r"\bhow often\b|\bhow frequently\b|多久一次|多长时间一次|频率|多久举办|多久召开", re.I)
 _WHERE_Q = re.compile(r"\bwhere\b|\bin which (city|country|place)\b|在哪|哪里|何地|什么地方|举办地|地点", re.I)
 
 # What an answer of each kind looks like in a passage (the spans themselves: answer_spans below).
@@ -52,7 +53,7 @@ class Question:
     text: str
     lang: str
     terms: tuple[str, ...]
-    wants: str  # "date", "number", "who", "where" or ""
+    wants: str  # "date", "number", "who", "where", "often" or ""
 
     @classmethod
     def parse(cls, text: str) -> Question:
@@ -65,6 +66,8 @@ class Question:
             wants = "who"
         elif _WHERE_Q.search(text):
             wants = "where"
+        elif _OFTEN_Q.search(text):
+            wants = "often"
         return cls(text=text, lang=detect_lang(text), terms=tuple(content_terms(text)), wants=wants)
 
     @property
@@ -157,6 +160,12 @@ _NAME_SPAN = re.compile(  # runs of capitalised words ("Bank of America Plaza"),
 _PLACE_SPAN = re.compile(
     r"(?<=\bin )[A-Z][\w'’.-]*[A-Za-z](?:\s+[A-Z][\w'’.-]*[A-Za-z])*|(?<=\bat )[A-Z][\w'’.-]*[A-Za-z](?:\s+[A-Z][\w'’.-]*[A-Za-z])*"
     r"|(?<=在)[\u4e00-\u9fff·]{2,12}?(?=举行|举办|召开|开幕|进行|开赛|落幕|闭幕)")
+# How often: "every quarter", "twice a year", "annually", "每季度", "每两年一次"
+_OFTEN_SPAN = re.compile(
+    r"\b(?:every|each|per|once an?|twice an?|(?:one|two|three|\d+) times? an?)\s+(?:other\s+)?(?:\w+\s+)?"
+    r"(?:day|week|fortnight|month|quarter|season|year|decade)s?\b"
+    r"|\b(?:daily|weekly|fortnightly|monthly|quarterly|annually|yearly|biennially)\b"
+    r"|每[一二两三四五六七八九十\d]*(?:天|日|周|星期|个?月|季度?|年|届)(?:一次|一届)?|一年一度", re.I)
 # Capitalised words that are not names: calendar words, and words that open a sentence.
 _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march
     april may june july august september october november december jan feb mar apr jun jul aug sep sept
@@ -182,7 +191,8 @@ def dateline_end(text: str) -> int:
 def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
     """Where text holds the kind of thing the question asks for, not already in the question
     (a publication stamp at the start excluded)."""
-    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN, "where": _PLACE_SPAN}.get(q.wants)
+    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN, "where": _PLACE_SPAN,
+               "often": _OFTEN_SPAN}.get(q.wants)
     if pattern is None:
         return []
     skip = dateline_end(text)

@@ -370,6 +370,15 @@ def test_which_places_asks_for_names() -> None:
     assert Question.parse("平顶山入选了哪些地区的名单？").wants == "who"
 
 
+def test_how_often_asks_for_a_frequency() -> None:
+    q = Question.parse("How often are the alliances required to organize exchange activities?")
+    text = "We will organize no less than one activity every quarter and a forum twice a year."
+    assert q.wants == "often" and [text[a:b] for a, b in answer_spans(q, text)] == ["every quarter", "twice a year"]
+    zh = Question.parse("产业联盟多久举办一次交流活动？")
+    said = "联盟每季度至少开展一次活动，每两年召开一次大会。"
+    assert zh.wants == "often" and [said[a:b] for a, b in answer_spans(zh, said)] == ["每季度", "每两年"]
+
+
 def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seeded_bot: Chatbot) -> None:
     from chatbot.retrieve import CARRIED_WEIGHT
     retriever = seeded_bot.retriever()
