@@ -154,7 +154,7 @@ class ExtractiveAnswerer:
                 if q_bigrams:
                     cov = max(cov, len(q_bigrams & han_bigrams(quote)) / len(q_bigrams))
             s.coverage = cov
-            found_in.append(found := answer_spans(q, quote))
+            found_in.append(found := answer_spans(q, quote, works=True))
             s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
@@ -326,7 +326,8 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     weights = {t: (idf or {}).get(t, 1.0) for t in q.terms}
     total = sum(weights.values()) or 1.0
     clause_terms = [set(tokenize(quote[p.start : p.end])) & set(weights) for p in parts]
-    clause_wanted = [wanted_match(q, quote[p.start : p.end]) for p in parts]
+    clause_wanted = [wanted_match(q, quote[p.start : p.end], answer_spans(q, quote[p.start : p.end], works=True))
+                     for p in parts]
     best: tuple[float, int, int] | None = None
     for i in range(len(parts)):
         terms: set[str] = set()

@@ -28,7 +28,7 @@ _WHO_Q = re.compile(
     r"|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
     r"|\bwhich (countries|cities|places|regions|provinces|states|towns|counties|areas|teams|officials|persons)\b"
     r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队"
-    r"|哪些(?:国家|城市|地方|地区|省份|省)|哪个(?:地区|省份|省)", re.I)
+    r"|哪些(?:国家|城市|地方|地区|省份|省)|哪个(?:地区|省份|省)|(?:冠军|亚军|季军|得主)[？?]?\s*$", re.I)
 
 _OFTEN_Q = re.compile(r"\bhow often\b|\bhow frequently\b|多久一次|多长时间一次|频率|多久举办|多久召开", re.I)
 _WHERE_Q = re.compile(r"\bwhere\b|\bin which (city|country|place)\b|在哪|哪里|何地|什么地方|举办地|地点", re.I)
@@ -188,11 +188,16 @@ def dateline_end(text: str) -> int:
     return m.end() if m else 0
 
 
-def answer_spans(q: Question, text: str) -> list[tuple[int, int]]:
+# The title of a work ("《满江红》"): the name a "which film / 票房冠军" question asks for
+_WORK_SPAN = re.compile(r"(?<=《)[^《》]{1,30}(?=》)|" + _NAME_SPAN.pattern)
+
+
+def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int, int]]:
     """Where text holds the kind of thing the question asks for, not already in the question
-    (a publication stamp at the start excluded)."""
-    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN, "where": _PLACE_SPAN,
-               "often": _OFTEN_SPAN}.get(q.wants)
+    (a publication stamp at the start excluded). `works`: for "who", titles in 《》 are names
+    too (the answerer reads them so; the ranker's features, fitted without them, do not)."""
+    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _WORK_SPAN if works else _NAME_SPAN,
+               "where": _PLACE_SPAN, "often": _OFTEN_SPAN}.get(q.wants)
     if pattern is None:
         return []
     skip = dateline_end(text)

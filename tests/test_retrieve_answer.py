@@ -370,6 +370,13 @@ def test_which_places_asks_for_names() -> None:
     assert Question.parse("平顶山入选了哪些地区的名单？").wants == "who"
 
 
+def test_a_champion_question_asks_for_a_name_and_a_work_title_is_one_for_the_answerer() -> None:
+    q = Question.parse("2023春节档电影票房冠军？")
+    text = "《满江红》总票房破26亿，打破20项纪录。"
+    assert q.wants == "who" and [text[a:b] for a, b in answer_spans(q, text, works=True)] == ["满江红"]
+    assert answer_spans(q, text) == []  # the ranker's features were fitted without titles
+
+
 def test_how_often_asks_for_a_frequency() -> None:
     q = Question.parse("How often are the alliances required to organize exchange activities?")
     text = "We will organize no less than one activity every quarter and a forum twice a year."
