@@ -175,6 +175,22 @@ def test_how_many_marks_the_figure_that_counts_what_was_asked(
     assert not any(s.counts for s in sents)
 
 
+def test_a_near_tie_may_answer_when_the_two_best_sentences_lack_the_questions_year(
+        embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("Which city hosted the Olympic Games in 2004?")
+    ranked = [
+        ScoredChunk(_chunk("a", "Athens became one of the cities to have hosted the Olympic Games twice.", "en"), 3.0),
+        ScoredChunk(_chunk("b", "London became the first city to have hosted the Olympic Games three times.", "en"), 2.0),
+        ScoredChunk(_chunk("c", "The 2004 Olympic Games were held in Athens, with 201 nations taking part.", "en"), 1.0),
+    ]
+    answerer = ExtractiveAnswerer(embeddings)
+    qvec = embeddings.embed_array([q.text])[0]
+    draft = answerer.answer(q, ranked, qvec, {})
+    assert not draft.refused and [ev.chunk.doc_id for ev in draft.evidence] == ["c"]
+    answerer.close_ratio = 1.01  # only the two best: both files lack 2004, so it refuses
+    assert answerer.answer(q, ranked, qvec, {}).refused
+
+
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("What is the premiere date of Grey's Anatomy Season 17?")
     ranked = [ScoredChunk(_chunk("a", "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.", "en"), 1.0)]
