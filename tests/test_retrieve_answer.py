@@ -9,7 +9,7 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import ExtractiveAnswerer, clauses, shorten
+from chatbot.answer import Draft, ExtractiveAnswerer, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
@@ -175,36 +175,36 @@ def test_how_many_marks_the_figure_that_counts_what_was_asked(
     assert not any(s.counts for s in sents)
 
 
+def _answer_from(answerer: ExtractiveAnswerer, question: str, *texts: str) -> Draft:
+    """The answer from English chunks "a", "b", ... ranked in the order given."""
+    q = Question.parse(question)
+    ranked = [ScoredChunk(_chunk(chr(97 + i), text, "en"), float(len(texts) - i)) for i, text in enumerate(texts)]
+    return answerer.answer(q, ranked, answerer.embeddings.embed_array([q.text])[0], {})
+
+
 def test_a_near_tie_may_answer_when_the_two_best_sentences_lack_the_questions_year(
         embeddings: BundledEmbeddings) -> None:
-    q = Question.parse("Which city hosted the Olympic Games in 2004?")
-    ranked = [
-        ScoredChunk(_chunk("a", "Athens became one of the cities to have hosted the Olympic Games twice.", "en"), 3.0),
-        ScoredChunk(_chunk("b", "London became the first city to have hosted the Olympic Games three times.", "en"), 2.0),
-        ScoredChunk(_chunk("c", "The 2004 Olympic Games were held in Athens, with 201 nations taking part.", "en"), 1.0),
-    ]
+    texts = ("Athens became one of the cities to have hosted the Olympic Games twice.",
+             "London became the first city to have hosted the Olympic Games three times.",
+             "The 2004 Olympic Games were held in Athens, with 201 nations taking part.")
     answerer = ExtractiveAnswerer(embeddings)
-    qvec = embeddings.embed_array([q.text])[0]
-    draft = answerer.answer(q, ranked, qvec, {})
+    draft = _answer_from(answerer, "Which city hosted the Olympic Games in 2004?", *texts)
     assert not draft.refused and [ev.chunk.doc_id for ev in draft.evidence] == ["c"]
     answerer.close_ratio = 1.01  # only the two best: both files lack 2004, so it refuses
-    assert answerer.answer(q, ranked, qvec, {}).refused
+    assert _answer_from(answerer, "Which city hosted the Olympic Games in 2004?", *texts).refused
 
 
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
-    q = Question.parse("What is the premiere date of Grey's Anatomy Season 17?")
-    ranked = [ScoredChunk(_chunk("a", "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.", "en"), 1.0)]
-    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "What is the premiere date of Grey's Anatomy Season 17?",
+                         "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.")
     assert not draft.refused and "November 12, 2020" in draft.text
+
 
 def test_a_close_sentence_holding_the_asked_date_is_quoted_before_one_that_only_names_the_topic(
         embeddings: BundledEmbeddings) -> None:
-    q = Question.parse("When was Assassin's Creed Valhalla released?")
-    ranked = [
-        ScoredChunk(_chunk("a", "Assassin's Creed Valhalla is Assassin's Creed with Vikings and longships!", "en"), 2.0),
-        ScoredChunk(_chunk("b", "Valhalla was released for PlayStation 4 and Windows on November 10, 2020.", "en"), 1.0),
-    ]
-    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "When was Assassin's Creed Valhalla released?",
+                         "Assassin's Creed Valhalla is Assassin's Creed with Vikings and longships!",
+                         "Valhalla was released for PlayStation 4 and Windows on November 10, 2020.")
     assert not draft.refused and "November 10, 2020" in draft.text
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"]
 
