@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +30,17 @@ WEIGHTS_PATH = Path(__file__).with_name("ranker.json")
 FEATURES = (
     "dense", "dense_gap", "dense_rr", "bm25", "bm25_rr", "coverage", "sentence_coverage",
     "bigram", "numbers", "wants_match", "cross", "cross_dense", "title_coverage",
-    "answer_sentence", "phrase", "answer_near", "cross_coverage", "year_missing", "year_conflict",
+    "answer_sentence", "phrase", "answer_near", "cross_coverage", "year_missing", "year_conflict", "quoted",
 )
 NEAR = {"zh": 20, "en": 60}  # characters either side of an answer-like span that count as near it
+
+# A phrase the question quotes ("dual system", 《满江红》): the passage that says it verbatim is likely the one meant
+_QUOTED = re.compile(r'"([^"]{2,60})"|“([^”]{2,60})”|《([^》]{1,60})》|「([^」]{1,60})」')
+
+
+def quoted_phrases(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g).lower() for m in _QUOTED.finditer(text)]
+
 
 @dataclass
 class Candidate:
@@ -109,6 +118,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
     q_seq = tokenize(q.text)
     q_pairs = {(a, b) for a, b in zip(q_seq, q_seq[1:]) if not (is_stop(a) and is_stop(b))}
     q_years = years(q.text)
+    phrases = quoted_phrases(q.text)
     rows = []
     for c in cands:
         text = c.chunk.text
@@ -141,6 +151,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
             cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
             answer_sent, phrase, _near(found, doc, c.chunk.lang, share),
             _cross_coverage(q, text, share) if cross else 0.0, year_missing, year_conflict,
+            sum(p in text.lower() for p in phrases) / len(phrases) if phrases else 0.0,
         ])
     return np.asarray(rows, dtype=np.float64)
 

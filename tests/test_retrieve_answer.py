@@ -127,6 +127,14 @@ def test_a_passage_about_other_years_than_the_question_is_marked() -> None:
     assert undated[0, conflict] == undated[0, missing] == 0.0
 
 
+def test_a_passage_that_says_the_quoted_phrase_verbatim_is_marked() -> None:
+    q = Question.parse('What two elements make up the "dual system" of the alliances?')
+    said = _chunk("said", "The plan rests on a long industrial chain and an alliance chairman “dual system”.", "en")
+    apart = _chunk("apart", "The alliances form a system; each has a dual role in the city.", "en")
+    x = features(q, [Candidate(said, 0.5), Candidate(apart, 0.5)], {t: 1.0 for t in q.terms})
+    assert x[:, FEATURES.index("quoted")].tolist() == [1.0, 0.0]
+
+
 def test_a_year_or_a_day_is_not_the_figure_a_how_much_question_asks_for() -> None:
     q = Question.parse("知网垄断被罚了多少钱")
     text = "2014年以来，知网滥用支配地位。12月26日，市场监管总局对知网罚款8760万元。"
