@@ -213,18 +213,14 @@ class ExtractiveAnswerer:
         sents = self.sentences(ranked)
         if not sents:
             return Draft(REFUSAL[q.lang], [], True)
-        two = self._answer_parts(q, ranked, qvec, idf or {})
+        two = self._answer_parts(q, sents, ranked, qvec, idf or {})
         if two is not None:
             return two
-        self.score(q, sents, idf or {}, qvec)
-        sents.sort(key=lambda s: s.score, reverse=True)
-        best = self._pick(q, sents, ranked)
+        sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {})
         if best is None and any(s.evidence.chunk.lang != q.lang for s in sents):
             # before refusing, read every passage in the other language by similarity (the
             # retriever's other-language slot lies below the chunks read that way at first)
-            self.score(q, sents, idf or {}, qvec, cross_ranks=len(ranked))
-            sents.sort(key=lambda s: s.score, reverse=True)
-            best = self._pick(q, sents, ranked)
+            sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
         if best is None:
             related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)
@@ -265,8 +261,17 @@ class ExtractiveAnswerer:
                     covered |= s.terms
         return _draft(groups)
 
-    def _answer_parts(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None,
-                      idf: dict[str, float]) -> Draft | None:
+    def _score_and_pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk],
+                        qvec: np.ndarray | None, idf: dict[str, float],
+                        cross_ranks: int | None = None) -> tuple[list[Sentence], Sentence | None]:
+        """The sentences scored for `q`, best first (a new list; ties keep the given order), and
+        the one to quote (None: refuse)."""
+        self.score(q, sents, idf, qvec, cross_ranks)
+        ordered = sorted(sents, key=lambda s: s.score, reverse=True)
+        return ordered, self._pick(q, ordered, ranked)
+
+    def _answer_parts(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk],
+                      qvec: np.ndarray | None, idf: dict[str, float]) -> Draft | None:
         """A question that asks two things gets a quote for each ("Which company ..., and how fast
         did its revenue grow?"), when each part alone has a supported sentence and they differ."""
         subs = parts(q)
@@ -274,10 +279,7 @@ class ExtractiveAnswerer:
             return None
         picks: list[Sentence] = []
         for sub in subs:
-            sents = self.sentences(ranked)
-            self.score(sub, sents, idf, qvec)
-            sents.sort(key=lambda s: s.score, reverse=True)
-            best = self._pick(sub, sents, ranked)
+            _, best = self._score_and_pick(sub, sents, ranked, qvec, idf)
             if best is None or any(_overlap(best.evidence, p.evidence) for p in picks):
                 return None
             picks.append(best)

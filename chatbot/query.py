@@ -202,6 +202,7 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
         return []
     skip = dateline_end(text)
     asked = q.text.lower()
+    skip_calendar = q.wants == "number" and not _YEARS_Q.search(q.text)  # "2014年以来", "2月1日": when, not how many
     out = []
     for m in pattern.finditer(text, skip):
         start, end = m.start(), m.end()
@@ -215,8 +216,8 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
             if not words:
                 continue
         span = text[start:end]
-        if q.wants == "number" and _CALENDAR.match(text, start) and not _YEARS_Q.search(q.text):
-            continue  # "2014年以来", "2月1日": when, not how many
+        if skip_calendar and _CALENDAR.match(text, start):
+            continue
         if span.lower() in asked or span.rstrip("%,.") in q.numbers:
             continue
         out.append((start, end))

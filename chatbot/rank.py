@@ -57,6 +57,8 @@ class _Text:
     seq: tuple[str, ...]  # the terms in order
     terms: frozenset[str]
     sentences: list[tuple[int, int, frozenset[str]]]  # start, end, terms
+    years: frozenset[str]  # the years it names
+    body_years: frozenset[str]  # the same, a snippet's publication stamp left out
 
 
 @lru_cache(maxsize=8192)
@@ -68,7 +70,8 @@ def _analyse(text: str) -> _Text:
     seq = tuple(t for _, t in pairs)
     sentences = [(sp.start, sp.end, frozenset(seq[bisect_left(starts, sp.start) : bisect_left(starts, sp.end)]))
                  for sp in split_sentences(text)]
-    return _Text(starts, seq, frozenset(seq), sentences)
+    return _Text(starts, seq, frozenset(seq), sentences, frozenset(years(text)),
+                 frozenset(years(text[dateline_end(text):])))
 
 
 def _near(found: list[tuple[int, int]], doc: _Text, lang: str, weights: dict[str, float]) -> float:
@@ -142,16 +145,16 @@ def features(q: Question, cands: Sequence[Candidate], idf: dict[str, float]) -> 
         wants = 1.0 if wanted_match(q, text, found) else 0.0
         cross = 1.0 if c.chunk.lang != q.lang else 0.0
         # a question about one year, a passage about others ("the 2018 winner" for 2019)
-        body_years = years(text[dateline_end(text):])
-        year_missing = 1.0 if q_years and not q_years & (years(text) | years(c.chunk.title)) else 0.0
-        year_conflict = 1.0 if q_years and body_years and not q_years & body_years else 0.0
+        year_missing = 1.0 if q_years and not q_years & (doc.years | years(c.chunk.title)) else 0.0
+        year_conflict = 1.0 if q_years and doc.body_years and not q_years & doc.body_years else 0.0
+        lowered = text.lower() if phrases else ""
         rows.append([
             c.dense, c.dense - top_dense, 1.0 / c.dense_rank if c.dense_rank else 0.0,
             c.bm25 / top_bm25, 1.0 / c.bm25_rank if c.bm25_rank else 0.0,
             cov, best_sent, bigram, num_match, wants, cross, cross * c.dense, title_cov,
             answer_sent, phrase, _near(found, doc, c.chunk.lang, share),
             _cross_coverage(q, text, share) if cross else 0.0, year_missing, year_conflict,
-            sum(p in text.lower() for p in phrases) / len(phrases) if phrases else 0.0,
+            sum(p in lowered for p in phrases) / len(phrases) if phrases else 0.0,
         ])
     return np.asarray(rows, dtype=np.float64)
 

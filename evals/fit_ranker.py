@@ -45,7 +45,6 @@ class Item:
     cands: list[Candidate]
     x: np.ndarray
     y: np.ndarray
-    fold: int
 
 
 def collect(pack: Path, k: int) -> list[Item]:
@@ -65,7 +64,7 @@ def collect(pack: Path, k: int) -> list[Item]:
             cands = retriever.candidates(parsed, qvec)
             x = features(parsed, cands, idf)
             y = np.array([1.0 if c.chunk.file in q.gold_files else 0.0 for c in cands])
-            items.append(Item(pack.name, q, cands, x, y, fold_of(q.id)))
+            items.append(Item(pack.name, q, cands, x, y))
     return items
 
 
@@ -158,8 +157,8 @@ def main() -> int:
             ranker = fit([g for g, f in zip(groups, folds) if f != fold])
             for n, i in enumerate(items):
                 if folds[n] == fold:
-                    cv[n] = file_rank(i, ranker.score(i.x))
-                    cv_cross[n] = cross_slot_rank(i, ranker.score(i.x))
+                    scores = ranker.score(i.x)
+                    cv[n], cv_cross[n] = file_rank(i, scores), cross_slot_rank(i, scores)
         cvs.append(cv)
         cv_crosses.append(cv_cross)
     columns[f"ranked ({FOLDS}-fold CV)"] = cvs
