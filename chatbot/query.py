@@ -38,7 +38,10 @@ _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+(?:个
 _DATE = re.compile(
     r"\b(1[89]|20)\d{2}\b|\d{1,2}月\d{1,2}日|\d{1,2}月|\d{4}年"
     r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
-    r"|\b\d{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*", re.I)
+    r"|\b\d{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+    # a month alone, as 5月 is: "at the beginning of May", "in early March" (not the verb "may")
+    r"|\b(?:in|since|until|by|early|mid-?|late|(?:beginning|start|end|middle) of)\s+(?:early\s+|late\s+)?"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I)
 
 # Follow-ups lean on the conversation: pronouns, elliptical openings, very short questions.
 _FOLLOW_EN = re.compile(

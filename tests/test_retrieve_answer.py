@@ -94,6 +94,13 @@ def test_answer_spans_skip_the_publication_stamp_and_keep_a_full_date_whole() ->
     assert [text[a:b] for a, b in answer_spans(q, text)] == ["July 21, 2017", "June 2016"]
 
 
+def test_a_month_alone_is_a_date_as_5yue_is_but_the_verb_may_is_not() -> None:
+    q = Question.parse("When was the list announced?")
+    text = "At the beginning of May the list was announced; more may follow in early June."
+    assert [text[a:b] for a, b in answer_spans(q, text)] == ["beginning of May", "in early June"]
+    assert answer_spans(q, "Prices may rise, and they may fall.") == []
+
+
 def test_answer_spans_for_who_are_names_not_sentence_openers_or_the_question_words() -> None:
     q = Question.parse("Who won the US Open in 2020?")
     text = "With Novak Djokovic's exit on Tuesday, Dominic Thiem won the US Open. It was his first."
