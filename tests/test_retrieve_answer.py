@@ -353,6 +353,22 @@ def test_a_sentence_that_refers_back_is_covered_through_the_one_before(embedding
     assert "July 21, 2017" in draft.text, draft.text
 
 
+def test_a_sentence_under_a_short_heading_is_covered_through_the_heading(embeddings: BundledEmbeddings) -> None:
+    """A plan's item names its topic in a heading sentence and its content in the next one."""
+    q = Question.parse("How often do the alliances hold exchange activities?")
+    text = ("Strengthen alliance exchange activities. Based on the common needs of member companies, "
+            "we will organize no less than one activity every quarter.")
+    ranked = [ScoredChunk(_chunk("a", text, "en"), 1.0)]
+    answerer = ExtractiveAnswerer(embeddings)
+    sents = answerer.sentences(ranked)
+    assert sents[1].context and not sents[0].context
+    draft = answerer.answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert "every quarter" in draft.text, draft.text
+    # a long sentence before is no heading: its terms do not carry over
+    long_first = "The alliances held many exchange activities last year with partners from several provinces."
+    assert not answerer.sentences([ScoredChunk(_chunk("b", long_first + " " + text, "en"), 1.0)])[1].context
+
+
 def test_full_dates_count_and_a_publication_stamp_does_not() -> None:
     from chatbot.query import full_date
     assert full_date("It was released on July 21, 2017.") and full_date("发布于2022年6月11日。")
