@@ -174,8 +174,13 @@ _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sund
     april may june july august september october november december jan feb mar apr jun jul aug sep sept
     oct nov dec today yesterday it its the this that these those there their they he she his her we our
     you your in on at to for from by with and or but as if when where while after before during since
-    a an of what who which how why no yes not also however here then so all some many most more one""".split())
+    a an of what who which how why no yes not also however here then so all some many most more one
+    according following including having being despite although though because under between among
+    against without within through""".split())
 
+# One capitalised word of a nationality's shape between an article and a lower-case word
+_DEMONYM = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ch)$")
+_ARTICLE = re.compile(r"\b(?:the|an?)\s+$")
 
 # A number that is a year or a day of the calendar ("2014年", "in 2020,", "2月1日")
 _AFTER_WORDS = "|".join(rf"(?<=\b{w} )" for w in ("in", "since", "by", "from", "until", "during", "of", "before", "after"))
@@ -218,6 +223,9 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
                 start += len(text[start:end]) - len(text[start:end].lstrip())
             if not words:
                 continue
+            if len(words) == 1 and _DEMONYM.match(text, start, end) and _ARTICLE.search(text, 0, start) \
+                    and text[end : end + 2][1:].islower():
+                continue  # "the Austrian author": an adjective of nationality, not a name
         span = text[start:end]
         if skip_calendar and _CALENDAR.match(text, start):
             continue

@@ -94,6 +94,12 @@ def test_answer_spans_skip_the_publication_stamp_and_keep_a_full_date_whole() ->
     assert [text[a:b] for a, b in answer_spans(q, text)] == ["July 21, 2017", "June 2016"]
 
 
+def test_nationality_adjectives_and_clause_openers_are_not_names() -> None:
+    q = Question.parse("Who won the prize?")
+    text = "It went to the Austrian author Peter Handke. Having scored twice, Jordan thanked an American coach."
+    assert [text[a:b] for a, b in answer_spans(q, text)] == ["Peter Handke", "Jordan"]
+
+
 def test_a_month_alone_is_a_date_as_5yue_is_but_the_verb_may_is_not() -> None:
     q = Question.parse("When was the list announced?")
     text = "At the beginning of May the list was announced; more may follow in early June."
