@@ -109,7 +109,7 @@ class ExtractiveAnswerer:
     # both packs; 0.6 cut rgb-dev rejection from 0.17 to 0.12)
     close_ratio = 0.8
 
-    def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 3) -> None:
+    def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 2) -> None:
         self.embeddings = embeddings
         self.max_citations = max_citations
 
