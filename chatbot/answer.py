@@ -103,6 +103,7 @@ class ExtractiveAnswerer:
     full_date_bonus = 0.05  # "when": a day, month and year over a year alone
     support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
     wanted_window = 0.7  # of the best score, where a sentence holding the wanted answer is looked for
+    office_bonus = 0.05  # "which official": a name in apposition with an office (0.1 lost an rgb-dev answer)
     counted_bonus = 0.1  # "how many X": a figure that counts X over one that counts something else
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
     # ... and any scoring within this share of the best (0.7 to 0.85 gave the same answers on
@@ -168,6 +169,7 @@ class ExtractiveAnswerer:
             s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
+        office = q.wants == "who" and bool(_OFFICE_Q.search(q.text))
         if asks_publication(q):  # the date line answers for the whole document
             for s in sents:
                 if s.stamp:
@@ -182,6 +184,7 @@ class ExtractiveAnswerer:
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        + self.support_bonus * min(s.support, 2) + (self.counted_bonus if s.counts else 0.0)
                        + (self.full_date_bonus if q.wants == "date" and full_date(s.evidence.quote) else 0.0)
+                       + (self.office_bonus if office and _OFFICE_HOLDER.search(s.evidence.quote) else 0.0)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
 
     def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:
@@ -342,6 +345,7 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     clause_terms = [set(tokenize(quote[p.start : p.end])) & set(weights) for p in parts]
     clause_wanted = [wanted_match(q, quote[p.start : p.end], answer_spans(q, quote[p.start : p.end], works=True))
                      for p in parts]
+    office = q.wants == "who" and bool(_OFFICE_Q.search(q.text))
     best: tuple[float, int, int] | None = None
     for i in range(len(parts)):
         terms: set[str] = set()
@@ -357,6 +361,8 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
             else:
                 relevance = sum(weights[t] for t in terms) / total
             value = relevance + (1.0 if wanted else 0.0) + 0.03 * wanted - 0.0005 * length
+            if office and _OFFICE_HOLDER.search(quote, parts[i].start, parts[j].end):
+                value += 0.5  # "which official": the office holder, not the list that follows
             if best is None or value > best[0]:
                 best = (value, i, j)
     if best is None:  # even one clause is too long: keep its start, cut at a space
@@ -384,6 +390,15 @@ def _draft(groups: list[list[Evidence]]) -> Draft:
     return Draft(" ".join(parts), chosen, False)
 
 
+# An office holder: a question about one ("which official", "who is the CEO"), and a name in
+# apposition with an office in a passage ("Zhao Zhanwei, secretary and director of ...")
+_OFFICE = (r"official|officer|secretary|director(?:-general)?|mayor|governor|minister|chairman|chairwoman|chair"
+           r"|president|ceo|head|chief|commissioner|manager|founder|leader")
+_OFFICE_Q = re.compile(rf"\b(?:{_OFFICE})s?\b|市长|书记|局长|主任|主席|总裁|董事长|官员|部长|省长", re.I)
+_OFFICE_HOLDER = re.compile(  # case matters for the name, not for the office
+    rf"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+,\s+(?i:the\s+)?(?i:(?:deputy|vice|former|acting|executive)[\s-]+)?(?i:{_OFFICE})\b"
+    rf"|\b(?i:{_OFFICE})\s+[A-Z][a-z]+\s+[A-Z][a-z]+\b"
+    r"|(?:市长|书记|局长|主任|主席|总裁|董事长|部长|省长)[\u4e00-\u9fff]{2,3}(?=[，,、]?(?:介绍|表示|说|指出|通报|颁发|出席))")
 _HOW_MANY = re.compile(r"\bhow (many|much)\b|多少|几", re.I)  # a count, not a rank or a rate
 _COUNTED_WITHIN = {"zh": 6, "en": 24}  # characters after a figure where the counted thing is named
 

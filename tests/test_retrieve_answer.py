@@ -288,6 +288,18 @@ def test_shortening_a_passage_in_the_other_language_uses_clause_relevance() -> N
     assert len(cut.quote) <= 80
 
 
+def test_for_an_office_holder_the_cut_keeps_the_name_beside_the_office_not_the_list_after_it() -> None:
+    text = ("Zhao Zhanwei, secretary and director of the party group of the Municipal Bureau of Industry, "
+            "awarded medals to winning companies such as CITIC Heavy Industry, China Yituo, Axle Research "
+            "Institute, Xinqianglian, Chenhan Technology, Northern Glass and Qingluo Base.")
+    q = Question.parse("Which official handed out the medals to the winning companies?")
+    cut = shorten(q, Evidence(_chunk("o", text, "en"), 0, len(text)), 180, {})
+    assert cut.quote.startswith("Zhao Zhanwei, secretary"), cut.quote
+    # a question about no office keeps the list of names
+    names = shorten(Question.parse("Who won medals?"), Evidence(_chunk("o", text, "en"), 0, len(text)), 180, {})
+    assert "Zhao" not in names.quote and "Northern Glass" in names.quote, names.quote
+
+
 def test_a_quoted_slogan_is_never_cut_at_its_own_commas() -> None:
     text = ("The city will improve its work layout, streamline approvals for new plants, and strive to "
             "achieve the goal of “four strong, two excellent, three competitive”, officials said on Monday.")
