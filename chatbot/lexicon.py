@@ -8,7 +8,7 @@ Chinese words glossed by it. Read once per process, on first use (0.3 s; the Eng
 A gloss counts by its key words: a proper name by the name ("Luoyang prefecture-level city
 in Henan" -> luoyang), a short gloss by all its content words ("small and medium
 enterprise"), and a long, descriptive one not at all. English words are compared without a
-plural ending ("enterprises" meets "enterprise").
+plural ending ("enterprises" meets "enterprise") and a few others ("briefed" meets "brief").
 """
 
 from __future__ import annotations
@@ -42,11 +42,18 @@ _MAX_REVERSE = 60
 
 
 def norm(word: str) -> str:
-    """An English word without its plural ending."""
+    """An English word without its plural ending and, roughly, its -ing / -ed / -ial / -e
+    ("briefed" meets the gloss "brief", "industrial" the gloss "industry")."""
     if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith(("ing", "ed")):
+        word = word[:-3] if word.endswith("ing") else word[:-2]
+    elif word.endswith("ial") and len(word) > 6:
+        word = word[:-3] + "y"
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
     return word
 
 

@@ -33,6 +33,15 @@ def test_chinese_terms_meet_their_english_glosses_plurals_included() -> None:
     assert not lexicon.meets("奖牌", words, text)  # medal: not in the passage
 
 
+def test_english_word_forms_meet_the_gloss_of_another_form() -> None:
+    text = "The industrial output of manufacturing firms grew."
+    words = _words(text)
+    assert lexicon.meets("工业", words, text)  # gloss "industry"
+    assert lexicon.meets("制造", words, text)  # gloss "to manufacture"
+    assert lexicon.norm("industries") == lexicon.norm("industrial") == lexicon.norm("industry")
+    assert not lexicon.meets("奖牌", words, text)
+
+
 def test_english_terms_meet_the_chinese_words_glossed_by_them() -> None:
     text = "洛阳市长徐衣显为获奖企业颁发奖牌。"
     assert lexicon.meets("mayor", frozenset(), text)
