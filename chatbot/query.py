@@ -180,7 +180,7 @@ _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sund
 
 # One capitalised word of a nationality's shape between an article and a lower-case word
 _DEMONYM = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ch)$")
-_ARTICLE = re.compile(r"\b(?:the|an?)\s+$")
+_ARTICLE = re.compile(r"(?:^|\W)(?:the|an?)\s+$", re.I)
 
 # A number that is a year or a day of the calendar ("2014年", "in 2020,", "2月1日")
 _AFTER_WORDS = "|".join(rf"(?<=\b{w} )" for w in ("in", "since", "by", "from", "until", "during", "of", "before", "after"))
@@ -223,7 +223,7 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
                 start += len(text[start:end]) - len(text[start:end].lstrip())
             if not words:
                 continue
-            if len(words) == 1 and _DEMONYM.match(text, start, end) and _ARTICLE.search(text, 0, start) \
+            if len(words) == 1 and _DEMONYM.match(text, start, end) and _ARTICLE.search(text[max(0, start - 6) : start]) \
                     and text[end : end + 2][1:].islower():
                 continue  # "the Austrian author": an adjective of nationality, not a name
         span = text[start:end]
