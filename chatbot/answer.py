@@ -169,7 +169,7 @@ class ExtractiveAnswerer:
             s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
-        office = q.wants == "who" and bool(_OFFICE_Q.search(q.text))
+        office = _asks_office_holder(q)
         if asks_publication(q):  # the date line answers for the whole document
             for s in sents:
                 if s.stamp:
@@ -345,7 +345,7 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     clause_terms = [set(tokenize(quote[p.start : p.end])) & set(weights) for p in parts]
     clause_wanted = [wanted_match(q, quote[p.start : p.end], answer_spans(q, quote[p.start : p.end], works=True))
                      for p in parts]
-    office = q.wants == "who" and bool(_OFFICE_Q.search(q.text))
+    office = _asks_office_holder(q)
     best: tuple[float, int, int] | None = None
     for i in range(len(parts)):
         terms: set[str] = set()
@@ -394,11 +394,16 @@ def _draft(groups: list[list[Evidence]]) -> Draft:
 # apposition with an office in a passage ("Zhao Zhanwei, secretary and director of ...")
 _OFFICE = (r"official|officer|secretary|director(?:-general)?|mayor|governor|minister|chairman|chairwoman|chair"
            r"|president|ceo|head|chief|commissioner|manager|founder|leader")
-_OFFICE_Q = re.compile(rf"\b(?:{_OFFICE})s?\b|市长|书记|局长|主任|主席|总裁|董事长|官员|部长|省长", re.I)
+_ZH_OFFICE = "市长|书记|局长|主任|主席|总裁|董事长|部长|省长"
+_OFFICE_Q = re.compile(rf"\b(?:{_OFFICE})s?\b|{_ZH_OFFICE}|官员", re.I)
 _OFFICE_HOLDER = re.compile(  # case matters for the name, not for the office
     rf"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+,\s+(?i:the\s+)?(?i:(?:deputy|vice|former|acting|executive)[\s-]+)?(?i:{_OFFICE})\b"
     rf"|\b(?i:{_OFFICE})\s+[A-Z][a-z]+\s+[A-Z][a-z]+\b"
-    r"|(?:市长|书记|局长|主任|主席|总裁|董事长|部长|省长)[\u4e00-\u9fff]{2,3}(?=[，,、]?(?:介绍|表示|说|指出|通报|颁发|出席))")
+    rf"|(?:{_ZH_OFFICE})[\u4e00-\u9fff]{{2,3}}(?=[，,、]?(?:介绍|表示|说|指出|通报|颁发|出席))")
+
+
+def _asks_office_holder(q: Question) -> bool:
+    return q.wants == "who" and bool(_OFFICE_Q.search(q.text))
 _HOW_MANY = re.compile(r"\bhow (many|much)\b|多少|几", re.I)  # a count, not a rank or a rate
 _COUNTED_WITHIN = {"zh": 6, "en": 24}  # characters after a figure where the counted thing is named
 
