@@ -58,6 +58,7 @@ class Sentence:
     answers: frozenset[str] = frozenset()  # the answer-like spans it holds (names, dates, figures)
     support: int = 0  # other retrieved files that hold one of them too
     counts: bool = False  # a figure followed by what the question counts ("7436名本科生", "10 stations")
+    words_met: int = 0  # in the other language: the question's words (not numbers) met through the lexicon
     score: float = 0.0
 
 
@@ -97,6 +98,7 @@ class ExtractiveAnswerer:
     min_coverage = 0.25
     min_similarity = 0.25
     min_cross_coverage = 0.4  # through the lexicon, which matches more loosely than the words themselves
+    min_cross_words = 2  # ... and of at least two of the question's words, numbers aside
     cross_lang_chunks = 4
     wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
     context_weight = 0.7  # coverage counted through the sentence a pronoun refers to (0.8 added false refusals)
@@ -154,7 +156,9 @@ class ExtractiveAnswerer:
             quote = s.evidence.quote
             if s.evidence.chunk.lang != q.lang:  # the question's words, through the lexicon
                 words = lexicon.en_words(s.terms)
-                cov = sum(w for t, w in weights.items() if lexicon.meets(t, words, quote)) / total
+                met = [t for t in weights if lexicon.meets(t, words, quote)]
+                cov = sum(weights[t] for t in met) / total
+                s.words_met = sum(not t.isdigit() for t in met)
             else:
                 # a Chinese term also counts inside a longer word ("罚" in "罚款"): jieba does not
                 # cut every text alike
@@ -194,8 +198,13 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(number_forms(n).search(seen) for n in q.numbers):
                 return False
-        floor = self.min_coverage if s.evidence.chunk.lang == q.lang else self.min_cross_coverage
-        return s.coverage >= floor or s.similarity >= self.min_similarity
+        if s.evidence.chunk.lang == q.lang:
+            return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
+        # a year and one loosely glossed word are not evidence ("2022 World Cup History." for
+        # 2022年超级碗冠军是谁: 碗 "bowl; cup")
+        if s.words_met < min(self.min_cross_words, sum(not t.isdigit() for t in q.terms)):
+            return False
+        return s.coverage >= self.min_cross_coverage or s.similarity >= self.min_similarity
 
     def _pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk]) -> Sentence | None:
         """The first supported one of the `look_at` best-scoring sentences (sorted already) and

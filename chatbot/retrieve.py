@@ -111,14 +111,17 @@ CROSS_SLOT = 4  # where the best passage in the other language goes when none ma
 
 
 def keep_other_language(q: Question, ranked: list[ScoredChunk], k: int) -> list[ScoredChunk]:
-    """The top k, with the other language's most similar passage kept alive.
+    """The top k, with the other language's best passage kept alive.
 
     Lexical features only ever match the question's language, so a passage in the other
-    language, which may be the only one holding the answer, would never be seen. The most
-    similar one by embedding (the only signal that crosses languages) takes the fifth slot
-    when no passage in the other language made the top k and it is more similar to the
-    question than one that did: low enough not to displace the
-    same-language evidence the answerer prefers, high enough to be shown and cited.
+    language, which may be the only one holding the answer, would never be seen. When no
+    passage in the other language made the top k, the ranker's best one there takes the fifth
+    slot: low enough not to displace the same-language evidence the answerer prefers, high
+    enough to be shown and cited. Embedding similarity (the only signal that crosses languages
+    unaided) decides whether the other language is on topic at all: some passage there must be
+    more similar to the question than one already shown. The ranker decides which one, since
+    its cross-language features read the passage through the lexicon too. The most similar one
+    was sometimes another part of the right article (seed-xen-009, seed-multi-002).
     """
     top = ranked[:k]
     if k <= CROSS_SLOT or any(sc.chunk.lang != q.lang for sc in top):
@@ -126,10 +129,9 @@ def keep_other_language(q: Question, ranked: list[ScoredChunk], k: int) -> list[
     others = [sc for sc in ranked[k:] if sc.chunk.lang != q.lang]
     if not others:
         return top
-    best = max(others, key=lambda sc: sc.dense)
-    if best.dense < min(sc.dense for sc in top):
+    if max(sc.dense for sc in others) < min(sc.dense for sc in top):
         return top  # less similar than everything shown: a topic the corpus covers in one language
-    return top[:CROSS_SLOT] + [best] + top[CROSS_SLOT : k - 1]
+    return top[:CROSS_SLOT] + [others[0]] + top[CROSS_SLOT : k - 1]
 
 
 def _minmax(values: list[float]) -> np.ndarray:

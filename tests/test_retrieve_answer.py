@@ -36,13 +36,15 @@ def _scored(name: str, lang: str, dense: float, score: float) -> ScoredChunk:
 
 # -- the other-language slot -----------------------------------------------------------------
 
-def test_the_most_similar_other_language_passage_takes_the_reserved_slot() -> None:
+def test_the_rankers_best_other_language_passage_takes_the_reserved_slot() -> None:
     q = Question.parse("How many smart factories has Luoyang built?")
     ranked = [_scored(f"en{i}", "en", dense=0.30 - i * 0.01, score=10 - i) for i in range(8)]
-    ranked += [_scored("zh-weak", "zh", dense=0.25, score=1), _scored("zh-strong", "zh", dense=0.40, score=0.5)]
+    # the ranker's choice is less similar than the shown ones; another passage in its language is
+    # more similar, so the other language is on topic, and the ranker says which passage to show
+    ranked += [_scored("zh-ranked", "zh", dense=0.20, score=1), _scored("zh-similar", "zh", dense=0.40, score=0.5)]
     top = keep_other_language(q, ranked, 6)
     assert len(top) == 6
-    assert top[CROSS_SLOT].chunk.file == "zh-strong.txt"  # by similarity, not by the lexical score
+    assert top[CROSS_SLOT].chunk.file == "zh-ranked.txt"  # by the ranker's order, not by similarity alone
     assert [sc.chunk.file for sc in top[:CROSS_SLOT]] == ["en0.txt", "en1.txt", "en2.txt", "en3.txt"][:CROSS_SLOT]
 
 
@@ -258,14 +260,31 @@ def test_a_passage_in_the_other_language_below_the_first_four_answers_before_a_r
         embeddings: BundledEmbeddings) -> None:
     """The retriever's other-language slot is the fifth chunk; when nothing above it answers,
     its sentences are read by similarity before the answerer refuses."""
-    q = Question.parse("How many robots did Acme Robotics sell in 2021?")
+    # robots, sell and 2021 meet through the lexicon, 3 of 8 words: too few without similarity
+    q = Question.parse("How many industrial robots did Acme Robotics sell to carmakers in Europe in 2021?")
     filler = ["The weather in Paris was mild this spring.", "A new bridge opened over the river.",
               "The museum added a wing for modern art.", "Local farmers expect a good harvest."]
     ranked = [ScoredChunk(_chunk(f"en{i}", text, "en"), 5.0 - i) for i, text in enumerate(filler)]
-    ranked.append(ScoredChunk(_chunk("zh", "2021年，艾克米机器人公司共售出四千二百台机器人。", "zh"), 0.5))
+    ranked.append(ScoredChunk(_chunk("zh", "2021年，艾克米机器人公司共销售四千二百台机器人。", "zh"), 0.5))
+    answerer = ExtractiveAnswerer(embeddings)
+    sents = answerer.sentences(ranked)
+    answerer.score(q, sents, {}, embeddings.embed_array([q.text])[0])
+    assert not any(answerer.supported(q, s) for s in sents)  # the first look reads the fifth chunk by words only
     draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
     assert not draft.refused, draft.related
     assert [ev.chunk.file for ev in draft.evidence] == ["zh.txt"]
+
+
+def test_a_year_and_one_loosely_glossed_word_do_not_answer_across_languages(embeddings: BundledEmbeddings) -> None:
+    """碗 glosses as "bowl; cup": with the year, that alone covered half of 2022年超级碗冠军是谁 in
+    "2022 World Cup History." A passage in the other language must meet two of the words."""
+    q = Question.parse("2022年超级碗冠军是谁")
+    qvec = embeddings.embed_array([q.text])[0]
+    loose = [ScoredChunk(_chunk("en", "2022 World Cup History.", "en"), 1.0)]
+    assert ExtractiveAnswerer(embeddings).answer(q, loose, qvec, {}).refused
+    met = [ScoredChunk(_chunk("en", "The 2022 Super Bowl champion was the Los Angeles Rams.", "en"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, met, qvec, {})
+    assert not draft.refused and "Rams" in draft.text
 
 
 def test_refuses_when_no_passage_mentions_the_asked_year(embeddings: BundledEmbeddings) -> None:
