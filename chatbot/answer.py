@@ -192,6 +192,8 @@ class ExtractiveAnswerer:
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
 
     def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:
+        if s.stamp and not asks_publication(q):
+            return False  # a date line says when the document was published, and nothing else
         if q.numbers:  # a year or figure in the question must appear in what we read of that file
             doc = s.evidence.chunk.doc_id
             seen = " ".join([s.evidence.chunk.title, s.evidence.chunk.text]

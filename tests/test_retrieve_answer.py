@@ -422,6 +422,16 @@ def test_a_question_about_publication_is_answered_by_the_documents_date_line(emb
     assert draft.evidence[0].quote == "2022-06-11"
     other = Question.parse("When was the Harbour Cup final played?")  # not about publication: no date line
     assert "2022-06-11" not in ExtractiveAnswerer(embeddings).answer(other, [ScoredChunk(doc, 1.0)], None, {}).text
+    # nor does it answer anything else, though it holds the question's year
+    gdp = Question.parse("What was Harbour City's GDP in 2022?")
+    ranked = []
+    for i, body in enumerate(["Harbour City plans to reach 330 billion yuan of industrial output in 2022.",
+                              "The port of Harbour City handled 20 million containers."]):
+        text = f"Harbour City report {i}\n\n2022-0{i + 4}-26 0 By\n\n{body}"
+        ranked.append(ScoredChunk(Chunk(id=f"r{i}-0", doc_id=f"r{i}", file=f"r{i}.txt", title=f"Harbour City report {i}",
+                                        text=text, start_char=0, end_char=len(text), lang="en", seq=0), 1.0 - i))
+    draft = ExtractiveAnswerer(embeddings).answer(gdp, ranked, None, {"gdp": 4.2, "2022": 2.3, "harbour": 1.1, "city": 1.1})
+    assert all(not ev.quote.startswith("2022-0") for ev in draft.evidence), draft.text
 
 
 def test_where_questions_want_the_place_between_zai_and_the_verb_or_after_in() -> None:
