@@ -33,6 +33,8 @@ BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
 _GLUED_END = re.compile(r"(?<=[a-z)\]])[.!?](?=[A-Z][a-z])")
 _ASKS = re.compile(r"[?？]\s*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
+_NAME_AND = re.compile(r"and\s+[A-Z]")
+_ENDS_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
 # A quoted name or slogan ("four strong, two excellent, three competitive") is one clause: its
 # commas are not cut points. Only a quote that closes soon counts, so a stray mark cuts nothing.
@@ -243,7 +245,7 @@ class ExtractiveAnswerer:
             # retriever's other-language slot lies below the chunks read that way at first)
             sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
         if best is None:
-            related = [s.evidence for s in _one_per_file(sents)[: self.max_citations]]
+            related = [s.evidence for s in _one_per_file([s for s in sents if not s.stamp])[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)
         if q.wants in ("date", "number") and not best.wanted:
             best = self._wanted_near(q, best, sents, ranked)
@@ -324,13 +326,15 @@ class ExtractiveAnswerer:
 
 def clauses(text: str) -> list[Span]:
     """Clause spans of one sentence (cut after commas, semicolons, colons and before 'and ...',
-    never inside a short quotation)."""
+    never inside a short quotation or a name)."""
     spans: list[Span] = []
     pos = 0
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
     for m in _CLAUSE_END.finditer(text):
         if any(a < m.start() < b for a, b in quoted):
             continue
+        if m.group().isspace() and _NAME_AND.match(text, m.end()) and _ENDS_CAPITALISED.search(text, 0, m.start()):
+            continue  # "Bureau of Industry and Information Technology": one name, not two clauses
         if m.end() > pos:
             spans.append(Span(pos, m.end()))
             pos = m.end()

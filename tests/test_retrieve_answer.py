@@ -333,6 +333,14 @@ def test_a_quoted_slogan_is_never_cut_at_its_own_commas() -> None:
     assert len(clauses(stray)) == 3
 
 
+def test_an_and_inside_a_name_is_not_a_cut_point() -> None:
+    text = ("Luoyang Municipal Bureau of Industry and Information Technology held the ceremony on June 16 "
+            "and awarded the medals, and China Yituo and CITIC Heavy Industry took part.")
+    assert [text[p.start : p.end] for p in clauses(text)] == [
+        "Luoyang Municipal Bureau of Industry and Information Technology held the ceremony on June 16 ",
+        "and awarded the medals, ", "and China Yituo and CITIC Heavy Industry took part."]
+
+
 # -- citations hold for any question -----------------------------------------------------------
 
 _SEED_WORDS = ["Luoyang", "bearing", "industry", "medals", "Pingdingshan", "cluster", "2022", "billion",
@@ -432,6 +440,12 @@ def test_a_question_about_publication_is_answered_by_the_documents_date_line(emb
                                         text=text, start_char=0, end_char=len(text), lang="en", seq=0), 1.0 - i))
     draft = ExtractiveAnswerer(embeddings).answer(gdp, ranked, None, {"gdp": 4.2, "2022": 2.3, "harbour": 1.1, "city": 1.1})
     assert all(not ev.quote.startswith("2022-0") for ev in draft.evidence), draft.text
+    # nor is it offered as a related passage beside a refusal
+    unknown = Question.parse("What was Harbour City's population in 2022?")
+    draft = ExtractiveAnswerer(embeddings).answer(unknown, ranked, None, {"population": 4.2, "2022": 0.1, "harbour": 0.1,
+                                                                           "city": 0.1})
+    assert draft.refused and draft.related
+    assert all(not ev.quote.startswith("2022-0") for ev in draft.related), [ev.quote for ev in draft.related]
 
 
 def test_where_questions_want_the_place_between_zai_and_the_verb_or_after_in() -> None:
