@@ -30,7 +30,7 @@ REFUSAL = {
 }
 BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
 
-_GLUED_END = re.compile(r"(?<=[a-z)\]])[.!?](?=[A-Z][a-z])")
+_GLUED_END = re.compile(r"(?<=[a-z0-9)\]])[.!?][”’\"]?(?=[A-Z][a-z])")
 _ASKS = re.compile(r"[?？]\s*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _NAME_AND = re.compile(r"and\s+[A-Z]")
@@ -81,8 +81,9 @@ def _terms(text: str) -> set[str]:
 
 
 def _split_glued(text: str, spans: list[Span]) -> list[Span]:
-    """Also cut where a sentence end lost its space ("(association).We will ..."), common in
-    text pasted from web pages; abbreviations ("U.S.", "No.1") do not match."""
+    """Also cut where a sentence end lost its space ("(association).We will ...", "by 2022.We
+    will", "330 billion yuan.”The plan"), common in text pasted from web pages; abbreviations
+    ("U.S.", "No.1") and decimals do not match."""
     out: list[Span] = []
     for sp in spans:
         pos = sp.start

@@ -9,8 +9,9 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import Draft, ExtractiveAnswerer, clauses, shorten
+from chatbot.answer import Draft, ExtractiveAnswerer, _split_glued, clauses, shorten
 from chatbot.app import Chatbot, build
+from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
 from chatbot.query import Question, answer_spans, number_forms
@@ -331,6 +332,14 @@ def test_a_quoted_slogan_is_never_cut_at_its_own_commas() -> None:
     # a quotation mark that never closes protects nothing
     stray = "a stray “ mark, then more words, and the end"
     assert len(clauses(stray)) == 3
+
+
+def test_a_sentence_end_that_lost_its_space_still_ends_the_sentence() -> None:
+    text = ("Clusters will reach 330 billion yuan by 2022.We will improve the mechanisms (association).Then "
+            "the scale grows to 5.5 billion yuan.”The plan” names the U.S. and No.1 companies.")
+    assert [text[sp.start : sp.end] for sp in _split_glued(text, [Span(0, len(text))])] == [
+        "Clusters will reach 330 billion yuan by 2022.", "We will improve the mechanisms (association).",
+        "Then the scale grows to 5.5 billion yuan.”", "The plan” names the U.S. and No.1 companies."]
 
 
 def test_an_and_inside_a_name_is_not_a_cut_point() -> None:
