@@ -103,6 +103,7 @@ class ExtractiveAnswerer:
     min_cross_coverage = 0.4  # through the lexicon, which matches more loosely than the words themselves
     min_cross_words = 2  # ... and of at least two of the question's words, numbers aside
     cross_lang_chunks = 4
+    agreement_bonus = 0.25  # of the weaker of lexicon coverage and similarity, across languages (0.5: same answers)
     wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
     context_weight = 0.7  # coverage counted through the sentence a pronoun refers to (0.8 added false refusals)
     full_date_bonus = 0.05  # "when": a day, month and year over a year alone
@@ -187,7 +188,10 @@ class ExtractiveAnswerer:
             s.counts = counting and _counts_asked(q, s.evidence.quote, found)
             s.support = max((len(files_with[a] - {s.evidence.chunk.doc_id}) for a in s.answers), default=0)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
-            evidence = max(s.coverage, 1.6 * s.similarity)
+            # in the other language, a sentence both the lexicon and the embedding vouch for
+            # outranks one only the embedding does (similarity is 0 in the question's language)
+            lexical, dense = s.coverage, 1.6 * s.similarity
+            evidence = max(lexical, dense) + self.agreement_bonus * min(lexical, dense)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        + self.support_bonus * min(s.support, 2) + (self.counted_bonus if s.counts else 0.0)
                        + (self.full_date_bonus if q.wants == "date" and full_date(s.evidence.quote) else 0.0)

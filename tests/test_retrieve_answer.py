@@ -276,6 +276,19 @@ def test_a_passage_in_the_other_language_below_the_first_four_answers_before_a_r
     assert [ev.chunk.file for ev in draft.evidence] == ["zh.txt"]
 
 
+def test_across_languages_a_sentence_the_lexicon_also_meets_outranks_one_only_similar(
+        embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("洛阳计划把产业集群的规模推到多少?")
+    text = ("According to the plan, Luoyang will complete 7 tasks this year. "
+            "Luoyang will promote its industrial clusters to a scale of 330 billion yuan.")
+    answerer = ExtractiveAnswerer(embeddings)
+    tasks, scale = answerer.sentences([ScoredChunk(_chunk("plan", text, "en"), 1.0)])
+    tasks.similarity, scale.similarity = 0.35, 0.34  # as good as equal to the embedding
+    answerer.score(q, [tasks, scale], {}, None)
+    assert tasks.coverage < scale.coverage < 1.6 * tasks.similarity  # alone, similarity would decide
+    assert scale.score > tasks.score
+
+
 def test_a_year_and_one_loosely_glossed_word_do_not_answer_across_languages(embeddings: BundledEmbeddings) -> None:
     """碗 glosses as "bowl; cup": with the year, that alone covered half of 2022年超级碗冠军是谁 in
     "2022 World Cup History." A passage in the other language must meet two of the words."""
