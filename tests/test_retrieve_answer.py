@@ -9,7 +9,7 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import Draft, ExtractiveAnswerer, _split_glued, clauses, shorten
+from chatbot.answer import REFUSAL, Draft, ExtractiveAnswerer, _split_glued, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
@@ -231,6 +231,19 @@ def test_a_close_sentence_holding_the_asked_date_is_quoted_before_one_that_only_
                          "Valhalla was released for PlayStation 4 and Windows on November 10, 2020.")
     assert not draft.refused and "November 10, 2020" in draft.text
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"]
+
+
+def test_a_when_question_that_no_close_sentence_dates_is_refused(embeddings: BundledEmbeddings) -> None:
+    """"When was The Legend of Zelda: Ocarina of Time released?" had been answered with "The Legend
+    of Zelda: Ocarina of Time 3D." A topic sentence is no answer to "when"."""
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "When was Assassin's Creed Valhalla released?",
+                         "Assassin's Creed Valhalla is Assassin's Creed with Vikings and longships!",
+                         "Valhalla was released for PlayStation 4, Windows and Stadia.")
+    assert draft.refused and draft.related
+    q = Question.parse("龙门实验室是哪一年成立的?")
+    ranked = [ScoredChunk(_chunk("zh", "龙门实验室成立以来发布了世界首台储能模块系统。", "zh"), 1.0)]
+    zh = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert zh.refused and zh.text == REFUSAL["zh"]
 
 
 def test_a_name_that_several_sources_state_is_preferred(embeddings: BundledEmbeddings) -> None:
