@@ -162,7 +162,8 @@ _NAME_SPAN = re.compile(  # runs of capitalised words ("Bank of America Plaza"),
 # Where something takes place: "in Athens", "在天津举办" (the place between 在 and the verb)
 _PLACE_SPAN = re.compile(
     r"(?<=\bin )[A-Z][\w'’.-]*[A-Za-z](?:\s+[A-Z][\w'’.-]*[A-Za-z])*|(?<=\bat )[A-Z][\w'’.-]*[A-Za-z](?:\s+[A-Z][\w'’.-]*[A-Za-z])*"
-    r"|(?<=在)[\u4e00-\u9fff·]{2,12}?(?=举行|举办|召开|开幕|进行|开赛|落幕|闭幕)")
+    r"|(?<=在)[\u4e00-\u9fff·]{2,12}?(?=举行|举办|召开|开幕|进行|开赛|落幕|闭幕)"
+    r"|(?<=地点在)[\u4e00-\u9fff·]{2,12}|(?<=地点为)[\u4e00-\u9fff·]{2,12}|(?<=位于)[\u4e00-\u9fff·]{2,12}")
 # How often: "every quarter", "twice a year", "annually", "每季度", "每两年一次"
 _OFTEN_SPAN = re.compile(
     r"\b(?:every|each|per|once an?|twice an?|(?:one|two|three|\d+) times? an?)\s+(?:other\s+)?(?:\w+\s+)?"

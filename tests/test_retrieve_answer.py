@@ -490,6 +490,18 @@ def test_where_questions_want_the_place_between_zai_and_the_verb_or_after_in() -
     en = Question.parse("Where were the 2004 Olympic Games held?")
     text = "The 2004 Games were held in Athens, with the final at Olympic Stadium."
     assert en.wants == "where" and [text[a:b] for a, b in answer_spans(en, text)] == ["Athens", "Olympic Stadium"]
+    funeral = Question.parse("戈尔巴乔夫的葬礼将在哪里举行？")
+    text = "葬礼将于周六中午12点举行，地点在莫斯科工会大厦圆柱大厅。新馆位于北京朝阳区。"
+    assert [text[a:b] for a, b in answer_spans(funeral, text)] == ["莫斯科工会大厦圆柱大厅", "北京朝阳区"]
+
+
+def test_a_where_question_that_no_close_sentence_places_is_refused(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("EMNLP2022的举办地")
+    ranked = [ScoredChunk(_chunk("zh", "作为全球5G领域的国际性盛会，世界5G大会2022年的举办地尚未公布。", "zh"), 1.0)]
+    assert ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
+    held = [ScoredChunk(_chunk("zh", "EMNLP2022于12月在阿布扎比举行，举办地为阿布扎比国家展览中心。", "zh"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, held, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused and "阿布扎比" in draft.text
 
 
 def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
