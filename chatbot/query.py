@@ -201,6 +201,10 @@ def dateline_end(text: str) -> int:
 _WORK_SPAN = re.compile(r"(?<=《)[^《》]{1,30}(?=》)|" + _NAME_SPAN.pattern)
 
 
+_WHEN_IN_TEXT = re.compile(
+    rf"{_DAY_MONTH_YEAR}|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}:\d{{2}}\b|\d{{1,2}}时(?:\d{{1,2}}分)?", re.I)
+
+
 def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int, int]]:
     """Where text holds the kind of thing the question asks for, not already in the question
     (a publication stamp at the start excluded). `works`: for "who", titles in 《》 are names
@@ -213,8 +217,14 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
     asked = q.text.lower()
     skip_calendar = q.wants == "number" and not _YEARS_Q.search(q.text)  # "2014年以来", "2月1日": when, not how many
     out = []
+    # a day of a date or a clock time ("Jul 22, 2020", "6:00 p.m.") is no figure for how many
+    when = [(m.start(), m.end()) for m in _WHEN_IN_TEXT.finditer(text)] if skip_calendar else []
     for m in pattern.finditer(text, skip):
         start, end = m.start(), m.end()
+        if q.wants == "number":
+            end -= len(text[start:end]) - len(text[start:end].rstrip(",."))  # "22," is 22
+            if any(a <= start < b for a, b in when):
+                continue
         if q.wants == "who" and text[start:end].isascii():
             if text[start:end].endswith(("'s", "’s")):
                 end -= 2

@@ -160,6 +160,11 @@ def test_a_year_or_a_day_is_not_the_figure_a_how_much_question_asks_for() -> Non
     assert [said[a:b] for a, b in answer_spans(en, said)] == ["6"]
     years = Question.parse("How many years did it take to build?")
     assert answer_spans(years, "It opened in 2015 after 12 years.") == [(13, 17), (24, 26)]
+    # nor is the day of a date or a clock time, and a figure ends before its comma
+    call = "Tesla (TSLA -3.27%) Q2 2020 Earnings Call Jul 22, 2020, 6:00 p.m.; revenue was 6,036, up 22,"
+    assert [call[a:b] for a, b in answer_spans(en, call)] == ["3.27%", "6,036", "22"]
+    quake = "地震发生在凌晨4时17分，震级7.8级。"
+    assert [quake[a:b] for a, b in answer_spans(Question.parse("地震的震级是多少"), quake)] == ["7.8"]
 
 
 def test_a_number_in_the_question_is_found_however_the_passage_writes_it() -> None:
