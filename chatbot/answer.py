@@ -251,8 +251,8 @@ class ExtractiveAnswerer:
             sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
         if q.wants in ("date", "number", "where") and best is not None and not best.wanted:
             best = self._wanted_near(q, best, sents, ranked)
-            if q.wants in ("date", "where") and not best.wanted:
-                best = None  # "when / where ...?" and no close sentence names a time or place: the topic is no answer
+            if not best.wanted:
+                best = None  # "when / how many / where" and no close sentence says one: the topic is no answer
         if best is None:
             related = [s.evidence for s in _one_per_file([s for s in sents if not s.stamp])[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)

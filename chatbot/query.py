@@ -34,7 +34,8 @@ _OFTEN_Q = re.compile(r"\bhow often\b|\bhow frequently\b|多久一次|多长时�
 _WHERE_Q = re.compile(r"\bwhere\b|\bin which (city|country|place)\b|在哪|哪里|何地|什么地方|举办地|地点", re.I)
 
 # What an answer of each kind looks like in a passage (the spans themselves: answer_spans below).
-_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+(?:个|家|项|亿|万|倍|%|名|位|年)")
+_MEASURE = "个家项亿万倍名位次届座台辆架艘条套吨元"  # what a Chinese numeral counts ("四千二百台", "两倍")
+_NUMBER = re.compile(rf"\d|[一二三四五六七八九十百千万亿两]+(?:[{_MEASURE}%]|年)")
 _DATE = re.compile(
     r"\b(1[89]|20)\d{2}\b|\d{1,2}月\d{1,2}日|\d{1,2}月|\d{4}年"
     r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
@@ -148,7 +149,7 @@ _YEAR = r"(?:1[89]|20)\d{2}"
 _DATELINE = re.compile(
     rf"^\s*(?:{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|\d+\s+(?:hours?|days?|weeks?)\s+ago|\d{{4}}年\d{{1,2}}月\d{{1,2}}日)"
     r"\s*(?:\.\.\.|…|—|-)\s*", re.I)
-_NUMBER_SPAN = re.compile(r"\d[\d,.]*%?|[一二三四五六七八九十两][一二三四五六七八九十百千万亿两]*(?=[个家项亿万倍名位次届座])")
+_NUMBER_SPAN = re.compile(rf"\d[\d,.]*%?|[一二三四五六七八九十两][一二三四五六七八九十百千万亿两]*(?=[{_MEASURE}])")
 _DAY_MONTH_YEAR = rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b|\b\d{{1,2}}\s+{_MONTH}\s+{_YEAR}\b"
 _DATE_SPAN = re.compile(  # the fullest form first: "July 21, 2017" is one date, not two
     rf"{_DAY_MONTH_YEAR}|\b{_MONTH}\s+{_YEAR}\b"
@@ -299,7 +300,14 @@ def parts(q: Question) -> list[Question]:
 def wanted_match(q: Question, text: str, spans: Sequence[tuple[int, int]] | None = None) -> bool:
     """Whether text holds the kind of thing the question asks for, beyond what it already says;
     `spans`, its answer_spans when the caller has them already."""
-    return bool(answer_spans(q, text) if spans is None else spans) or (q.wants == "number" and numeral(text))
+    if answer_spans(q, text) if spans is None else spans:
+        return True
+    return q.wants == "number" and (numeral(text) or bool(_ASKS_RANK.search(q.text) and _ORDINAL_WORD.search(text)))
+
+
+# "Where does Luoyang rank ...?": "the second city" answers it as "2nd" would
+_ASKS_RANK = re.compile(r"\b(rank|ranks|ranked|ranking|place|placed)\b|排名|排第|第几", re.I)
+_ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b", re.I)
 
 
 def numeral(text: str) -> bool:

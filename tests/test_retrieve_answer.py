@@ -500,6 +500,17 @@ def test_where_questions_want_the_place_between_zai_and_the_verb_or_after_in() -
     assert [text[a:b] for a, b in answer_spans(funeral, text)] == ["莫斯科工会大厦圆柱大厅", "北京朝阳区"]
 
 
+def test_a_how_much_question_that_no_close_sentence_answers_with_a_figure_is_refused(
+        embeddings: BundledEmbeddings) -> None:
+    """A date is no amount: "held the ceremony on June 16" does not say how much prize money came."""
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "How much prize money came with each landmark award?",
+                         "The bureau held the landmark award ceremony on June 16.")
+    assert draft.refused
+    rank = _answer_from(ExtractiveAnswerer(embeddings), "Where does Luoyang rank among award-winning cities?",
+                        "Luoyang is the second city among award-winning cities in Henan.")
+    assert not rank.refused and "second city" in rank.text  # an ordinal answers "where ... rank"
+
+
 def test_a_where_question_that_no_close_sentence_places_is_refused(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("EMNLP2022的举办地")
     ranked = [ScoredChunk(_chunk("zh", "作为全球5G领域的国际性盛会，世界5G大会2022年的举办地尚未公布。", "zh"), 1.0)]
