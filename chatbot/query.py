@@ -220,12 +220,15 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
     out = []
     # a day of a date or a clock time ("Jul 22, 2020", "6:00 p.m.") is no figure for how many
     when = [(m.start(), m.end()) for m in _WHEN_IN_TEXT.finditer(text)] if skip_calendar else []
+    ordinal_skip = q.wants == "number" and not _ASKS_RANK.search(q.text)
     for m in pattern.finditer(text, skip):
         start, end = m.start(), m.end()
         if q.wants == "number":
             end -= len(text[start:end]) - len(text[start:end].rstrip(",."))  # "22," is 22
             if any(a <= start < b for a, b in when):
                 continue
+            if ordinal_skip and text[start - 1 : start] == "第":
+                continue  # "第73届大会": which session, not how much
         if q.wants == "who" and text[start:end].isascii():
             if text[start:end].endswith(("'s", "’s")):
                 end -= 2
@@ -306,7 +309,7 @@ def wanted_match(q: Question, text: str, spans: Sequence[tuple[int, int]] | None
 
 
 # "Where does Luoyang rank ...?": "the second city" answers it as "2nd" would
-_ASKS_RANK = re.compile(r"\b(rank|ranks|ranked|ranking|place|placed)\b|排名|排第|第几", re.I)
+_ASKS_RANK = re.compile(r"\b(rank|ranks|ranked|ranking|place|placed|edition|episode|session)\b|排名|排第|第几|哪一?[集期届次]", re.I)
 _ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b", re.I)
 
 

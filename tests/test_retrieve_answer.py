@@ -165,6 +165,10 @@ def test_a_year_or_a_day_is_not_the_figure_a_how_much_question_asks_for() -> Non
     assert [call[a:b] for a, b in answer_spans(en, call)] == ["3.27%", "6,036", "22"]
     quake = "地震发生在凌晨4时17分，震级7.8级。"
     assert [quake[a:b] for a, b in answer_spans(Question.parse("地震的震级是多少"), quake)] == ["7.8"]
+    # and "第73届" says which session, unless the question asks which one
+    prize = "国际足联在第73届大会上宣布，总奖金为1.1亿美元。"
+    assert [prize[a:b] for a, b in answer_spans(Question.parse("女足世界杯总奖金是多少"), prize)] == ["1.1"]
+    assert [prize[a:b] for a, b in answer_spans(Question.parse("宣布是在第几届大会上"), prize)] == ["73", "1.1"]
 
 
 def test_a_number_in_the_question_is_found_however_the_passage_writes_it() -> None:
