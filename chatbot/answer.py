@@ -33,6 +33,7 @@ BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
 _GLUED_END = re.compile(r"(?<=[a-z0-9)\]])[.!?][”’\"]?(?=[A-Z][a-z])")
 _ASKS = re.compile(r"[?？]\s*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
+_MENU_SEPARATOR = re.compile(r"\s+[·•]\s+|\s*[|｜]\s*")
 _NAME_AND = re.compile(r"and\s+[A-Z]")
 _ENDS_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
@@ -132,8 +133,8 @@ class ExtractiveAnswerer:
                 heading, last = last, ev.quote
                 if c.seq == 0 and span.start == 0 and ev.quote == c.title and not _ENDS_SENTENCE.search(c.title):
                     continue  # a headline restates the topic; the body carries the facts
-                if _ASKS.search(ev.quote):
-                    continue  # a question in a document (an FAQ heading, a headline) answers nothing
+                if _ASKS.search(ev.quote) or _is_menu(ev.quote):
+                    continue  # a question in a document (an FAQ heading, a headline) or a menu answers nothing
                 under_heading = 0 < len(heading) <= _HEADING and len(ev.quote) > len(heading)
                 context = frozenset(before) if _REFERS_BACK.match(ev.quote) or under_heading else frozenset()
                 date = stamp(ev.quote) if c.seq == 0 and span.start < _STAMP_WITHIN else None
@@ -422,6 +423,14 @@ _OFFICE_HOLDER = re.compile(  # case matters for the name, not for the office
     rf"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+,\s+(?i:the\s+)?(?i:(?:deputy|vice|former|acting|executive)[\s-]+)?(?i:{_OFFICE})\b"
     rf"|\b(?i:{_OFFICE})\s+[A-Z][a-z]+\s+[A-Z][a-z]+\b"
     rf"|(?:{_ZH_OFFICE})[\u4e00-\u9fff]{{2,3}}(?=[，,、]?(?:介绍|表示|说|指出|通报|颁发|出席))")
+
+
+def _is_menu(text: str) -> bool:
+    """A run of short items between " · " or "|" (a menu, a table of contents, a row of tags:
+    "三体(动画)编辑 · 播放平台 · 配音员 · 集数 ..."): navigation, not a statement. A name's middle
+    dot ("凯尔·内斯") has no spaces around it."""
+    items = [p.strip() for p in _MENU_SEPARATOR.split(text) if p.strip()]
+    return len(items) >= 3 and sorted(len(p) for p in items)[len(items) // 2] <= 12
 
 
 def _asks_office_holder(q: Question) -> bool:

@@ -9,7 +9,7 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import REFUSAL, Draft, ExtractiveAnswerer, _split_glued, clauses, shorten
+from chatbot.answer import REFUSAL, Draft, ExtractiveAnswerer, _is_menu, _split_glued, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
@@ -253,6 +253,17 @@ def test_a_when_question_that_no_close_sentence_dates_is_refused(embeddings: Bun
     ranked = [ScoredChunk(_chunk("zh", "龙门实验室成立以来发布了世界首台储能模块系统。", "zh"), 1.0)]
     zh = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
     assert zh.refused and zh.text == REFUSAL["zh"]
+
+
+def test_a_menu_of_the_question_words_is_not_an_answer(embeddings: BundledEmbeddings) -> None:
+    """A page's table of contents holds every question word and says nothing."""
+    q = Question.parse("《三体》动画的播放平台？")
+    menu = "三体(动画)编辑 · 播放平台 · 配音员 · 集数 · 歌曲 · 反响 · 参考资料"
+    said = "《三体》动画播出当天，B站动画站内同时在线观看人数创下新高。"
+    ranked = [ScoredChunk(_chunk("menu", menu, "zh"), 2.0), ScoredChunk(_chunk("said", said, "zh"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
+    assert draft.evidence and draft.evidence[0].chunk.doc_id == "said", draft.text
+    assert not _is_menu("荷兰选手凯尔·内斯获得金牌，莉希亚·朱莲科和安娜·博格丹进入决赛。")  # a name's middle dot
 
 
 def test_a_name_that_several_sources_state_is_preferred(embeddings: BundledEmbeddings) -> None:
