@@ -121,9 +121,9 @@ class ExtractiveAnswerer:
         self.embeddings = embeddings
         self.max_citations = max_citations
 
-    def sentences(self, ranked: Sequence[ScoredChunk]) -> list[Sentence]:
+    def sentences(self, ranked: Sequence[ScoredChunk], first_rank: int = 0) -> list[Sentence]:
         out: list[Sentence] = []
-        for rank, sc in enumerate(ranked):
+        for rank, sc in enumerate(ranked, first_rank):
             c = sc.chunk
             previous: set[str] = set()
             last = ""
@@ -238,7 +238,8 @@ class ExtractiveAnswerer:
         return best
 
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
-               idf: dict[str, float] | None = None) -> Draft:
+               idf: dict[str, float] | None = None, further: Sequence[ScoredChunk] = ()) -> Draft:
+        """`further`: passages in the other language below the top k, read only before refusing."""
         sents = self.sentences(ranked)
         if not sents:
             return Draft(REFUSAL[q.lang], [], True)
@@ -249,6 +250,12 @@ class ExtractiveAnswerer:
         if best is None and any(s.evidence.chunk.lang != q.lang for s in sents):
             # before refusing, read every passage in the other language by similarity (the
             # retriever's other-language slot lies below the chunks read that way at first)
+            sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
+        if best is None and further:
+            # ... and then the retriever's next passages in the other language: its ranking, fitted
+            # mostly on one language, leaves the one that answers below the top k too often
+            ranked = list(ranked) + list(further)
+            sents = sents + self.sentences(further, first_rank=len(ranked) - len(further))
             sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
         if q.wants in ("date", "number", "where") and best is not None and not best.wanted:
             best = self._wanted_near(q, best, sents, ranked)
@@ -435,6 +442,8 @@ def _is_menu(text: str) -> bool:
 
 def _asks_office_holder(q: Question) -> bool:
     return q.wants == "who" and bool(_OFFICE_Q.search(q.text))
+
+
 _HOW_MANY = re.compile(r"\bhow (many|much)\b|多少|几", re.I)  # a count, not a rank or a rate
 _COUNTED_WITHIN = {"zh": 6, "en": 24}  # characters after a figure where the counted thing is named
 

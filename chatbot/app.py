@@ -162,7 +162,7 @@ class Chatbot:
                 log.warning("llm answer failed, using extractive: %s", exc)
                 notice = f"The language model could not answer ({exc}). This is the extractive answer."
         if draft is None:
-            draft = self.extractive.answer(found.question, ranked, found.qvec, found.idf)
+            draft = self.extractive.answer(found.question, ranked, found.qvec, found.idf, found.further)
         citations = tuple(to_citation(i, ev) for i, ev in enumerate(draft.evidence, 1))
         related = tuple(to_citation(i, ev) for i, ev in enumerate(draft.related, 1))
         return Answer(

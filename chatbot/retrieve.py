@@ -10,7 +10,7 @@ Modes (Settings.retrieval), kept side by side for the ablation in evals/README.m
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,9 @@ class Retrieval:
     ranked: list[ScoredChunk]
     qvec: np.ndarray  # the question's embedding, reused by the answerer
     idf: dict[str, float]  # corpus IDF of the question's terms
+    # the next passages in the other language below the top k, best first: the extractive
+    # answerer reads them before it refuses
+    further: list[ScoredChunk] = field(default_factory=list)
 
 
 class Retriever:
@@ -101,10 +104,16 @@ class Retriever:
         k = k or self.top_k
         q, qvec, idf = self.analyse(question, asked)
         ordered = self.order(q, self.candidates(q, qvec), idf)
-        ranked = [
+        ranked = dedupe([
             ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered
-        ]
-        return Retrieval(question=q, ranked=keep_other_language(q, dedupe(ranked), k), qvec=qvec, idf=idf)
+        ])
+        top = keep_other_language(q, ranked, k)
+        shown = {sc.chunk.id for sc in top}
+        further = [sc for sc in ranked if sc.chunk.id not in shown and sc.chunk.lang != q.lang][:FURTHER]
+        return Retrieval(question=q, ranked=top, qvec=qvec, idf=idf, further=further)
+
+
+FURTHER = 6  # passages in the other language read before a refusal (3 answered one seeds question fewer)
 
 
 CROSS_SLOT = 4  # where the best passage in the other language goes when none made the top k

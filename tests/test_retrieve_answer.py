@@ -334,6 +334,26 @@ def test_a_year_and_one_loosely_glossed_word_do_not_answer_across_languages(embe
     assert not draft.refused and "Rams" in draft.text
 
 
+def test_the_next_passages_in_the_other_language_are_read_before_a_refusal(embeddings: BundledEmbeddings) -> None:
+    q = Question.parse("How many industrial internet platforms does Luoyang have?")
+    filler = ["The weather in Paris was mild this spring.", "A new bridge opened over the river.",
+              "The museum added a wing for modern art.", "Local farmers expect a good harvest."]
+    ranked = [ScoredChunk(_chunk(f"en{i}", text, "en"), 5.0 - i) for i, text in enumerate(filler)]
+    below = [ScoredChunk(_chunk("zh", "目前,洛阳已建成工业互联网平台11家。", "zh"), 0.1)]
+    qvec = embeddings.embed_array([q.text])[0]
+    assert ExtractiveAnswerer(embeddings).answer(q, ranked, qvec, {}).refused
+    draft = ExtractiveAnswerer(embeddings).answer(q, ranked, qvec, {}, further=below)
+    assert not draft.refused and "11家" in draft.text
+    assert [ev.chunk.file for ev in draft.evidence] == ["zh.txt"]
+
+
+def test_the_retriever_hands_over_the_next_passages_in_the_other_language(seeded_bot: Chatbot) -> None:
+    found = seeded_bot.retriever().retrieve("How many industrial internet platforms does Luoyang have?")
+    shown = {sc.chunk.id for sc in found.ranked}
+    assert found.further and len(found.further) <= 6
+    assert all(sc.chunk.lang == "zh" and sc.chunk.id not in shown for sc in found.further)
+
+
 def test_refuses_when_no_passage_mentions_the_asked_year(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("How many robots did Acme Robotics sell in 2019?")
     ranked = [ScoredChunk(_chunk("a", "In 2021 Acme Robotics sold 4,200 robots.", "en"), 1.0)]
