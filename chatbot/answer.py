@@ -435,9 +435,10 @@ _OFFICE_HOLDER = re.compile(  # case matters for the name, not for the office
 def _is_menu(text: str) -> bool:
     """A run of short items between " · " or "|" (a menu, a table of contents, a row of tags:
     "三体(动画)编辑 · 播放平台 · 配音员 · 集数 ..."): navigation, not a statement. A name's middle
-    dot ("凯尔·内斯") has no spaces around it."""
+    dot ("凯尔·内斯") has no spaces around it, and a table row ("| 2021 | 104 家 |") holds figures."""
     items = [p.strip() for p in _MENU_SEPARATOR.split(text) if p.strip()]
-    return len(items) >= 3 and sorted(len(p) for p in items)[len(items) // 2] <= 12
+    return (len(items) >= 3 and sorted(len(p) for p in items)[len(items) // 2] <= 12
+            and not any(ch.isdigit() for ch in text))
 
 
 def _asks_office_holder(q: Question) -> bool:

@@ -264,6 +264,8 @@ def test_a_menu_of_the_question_words_is_not_an_answer(embeddings: BundledEmbedd
     draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
     assert draft.evidence and draft.evidence[0].chunk.doc_id == "said", draft.text
     assert not _is_menu("荷兰选手凯尔·内斯获得金牌，莉希亚·朱莲科和安娜·博格丹进入决赛。")  # a name's middle dot
+    assert not _is_menu("| 洛阳 | 智能工厂 | 104家 |")  # a table row holds figures
+    assert _is_menu("Home | News | Sports | Contact us")
 
 
 def test_a_name_that_several_sources_state_is_preferred(embeddings: BundledEmbeddings) -> None:
