@@ -5,7 +5,10 @@ question (IDF-weighted term coverage, the kind of answer wanted, the chunk's ran
 passage in the other language its embedding similarity), then quotes the best one, cut down
 to the clauses that carry the answer, and adds a second or third quote only when it brings
 something new (another document, a missing question term) within the length budget.
-It refuses when the best evidence is weak by signals that do not depend on passage length.
+It refuses when the best evidence is weak by signals that do not depend on passage length, and
+when a "when / where / how many" question finds no close sentence that names a time, a place or
+a figure (quoting the topic is no answer). Before refusing it reads further passages in the
+other language.
 """
 
 from __future__ import annotations
