@@ -257,8 +257,8 @@ class ExtractiveAnswerer:
         if best is None and further:
             # ... and then the retriever's next passages in the other language: its ranking, fitted
             # mostly on one language, leaves the one that answers below the top k too often
-            ranked = list(ranked) + list(further)
-            sents = sents + self.sentences(further, first_rank=len(ranked) - len(further))
+            sents = sents + self.sentences(further, first_rank=len(ranked))
+            ranked = [*ranked, *further]
             sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
         if q.wants in ("date", "number", "where") and best is not None and not best.wanted:
             best = self._wanted_near(q, best, sents, ranked)

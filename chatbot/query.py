@@ -225,7 +225,7 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
         start, end = m.start(), m.end()
         if q.wants == "number":
             end -= len(text[start:end]) - len(text[start:end].rstrip(",."))  # "22," is 22
-            if any(a <= start < b for a, b in when):
+            if skip_calendar and (_CALENDAR.match(text, start) or any(a <= start < b for a, b in when)):
                 continue
             if ordinal_skip and text[start - 1 : start] == "第":
                 continue  # "第73届大会": which session, not how much
@@ -242,8 +242,6 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
                     and text[end : end + 2][1:].islower():
                 continue  # "the Austrian author": an adjective of nationality, not a name
         span = text[start:end]
-        if skip_calendar and _CALENDAR.match(text, start):
-            continue
         if span.lower() in asked or span.rstrip("%,.") in q.numbers:
             continue
         out.append((start, end))
