@@ -7,7 +7,8 @@ to the clauses that carry the answer, and adds a second or third quote only when
 something new (another document, a missing question term) within the length budget.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when a "when / where / how many" question finds no close sentence that names a time, a place or
-a figure (quoting the topic is no answer). Before refusing it reads further passages in the
+a figure, or a "who" question no English sentence that names someone (quoting the topic is no
+answer). Before refusing it reads further passages in the
 other language.
 """
 
@@ -96,6 +97,13 @@ def _split_glued(text: str, spans: list[Span]) -> list[Span]:
             pos = m.end()
         out.append(Span(pos, sp.end))
     return out
+
+
+def _must_show(q: Question, s: Sentence) -> bool:
+    """Whether a sentence must hold the kind of answer asked for to answer at all: a date, a
+    figure or a place; a name too when the sentence is English (capitals show names there,
+    while Chinese text gives no sign of one)."""
+    return q.wants in ("date", "number", "where") or (q.wants == "who" and s.evidence.chunk.lang == "en")
 
 
 class ExtractiveAnswerer:
@@ -260,10 +268,10 @@ class ExtractiveAnswerer:
             sents = sents + self.sentences(further, first_rank=len(ranked))
             ranked = [*ranked, *further]
             sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
-        if q.wants in ("date", "number", "where") and best is not None and not best.wanted:
+        if best is not None and not best.wanted and _must_show(q, best):
             best = self._wanted_near(q, best, sents, ranked)
             if not best.wanted:
-                best = None  # "when / how many / where" and no close sentence says one: the topic is no answer
+                best = None  # "when / how many / where / who" and no close sentence says one: the topic is no answer
         if best is None:
             related = [s.evidence for s in _one_per_file([s for s in sents if not s.stamp])[: self.max_citations]]
             return Draft(REFUSAL[q.lang], [], True, related=related)

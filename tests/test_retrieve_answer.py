@@ -557,6 +557,21 @@ def test_a_where_question_that_no_close_sentence_places_is_refused(embeddings: B
     assert not draft.refused and "阿布扎比" in draft.text
 
 
+def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
+        embeddings: BundledEmbeddings) -> None:
+    """"He is the alter ego of Billy Batson" names no one the question does not: no answer to
+    who plays him. Chinese text shows no names, so there the topic sentence still answers."""
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "Who will be playing Billy Batson in Shazam?",
+                         "He is the alter ego of Billy Batson, a boy who says the word Shazam.")
+    assert draft.refused
+    named = _answer_from(ExtractiveAnswerer(embeddings), "Who will be playing Billy Batson in Shazam?",
+                         "Asher Angel will be playing Billy Batson in Shazam.")
+    assert not named.refused and "Asher Angel" in named.text
+    q = Question.parse("零壹空间是谁创立的？")
+    ranked = [ScoredChunk(_chunk("zh", "零壹空间由舒畅创立，总部位于北京。", "zh"), 1.0)]
+    assert not ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
+
+
 def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
     q = Question.parse("How many robots did Acme Robotics sell in 2021?")
     ranked = [ScoredChunk(_chunk("a", "In 2021 Acme Robotics sold 4,200 robots.", "en"), 2.0),
