@@ -24,7 +24,17 @@ from chatbot import lexicon
 from chatbot.chunking import Span, split_sentences
 from chatbot.citations import Evidence, defuse_markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, asks_publication, full_date, number_forms, parts, stamp, wanted_match
+from chatbot.query import (
+    Question,
+    answer_spans,
+    asks_publication,
+    full_date,
+    measure_match,
+    number_forms,
+    parts,
+    stamp,
+    wanted_match,
+)
 from chatbot.terms import han_bigrams, tokenize, with_parts
 from chatbot.types import ScoredChunk
 
@@ -104,6 +114,11 @@ def _must_show(q: Question, s: Sentence) -> bool:
     figure or a place; a name too when the sentence is English (capitals show names there,
     while Chinese text gives no sign of one)."""
     return q.wants in ("date", "number", "where") or (q.wants == "who" and s.evidence.chunk.lang == "en")
+
+
+def _shows(q: Question, s: Sentence) -> bool:
+    """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any figure."""
+    return s.wanted and measure_match(q, s.evidence.quote)
 
 
 class ExtractiveAnswerer:
@@ -244,7 +259,7 @@ class ExtractiveAnswerer:
         for s in sents:
             if s.score < self.wanted_window * best.score:
                 break
-            if s.wanted and self.supported(q, s, ranked):
+            if _shows(q, s) and self.supported(q, s, ranked):
                 return s
         return best
 
@@ -268,9 +283,9 @@ class ExtractiveAnswerer:
             sents = sents + self.sentences(further, first_rank=len(ranked))
             ranked = [*ranked, *further]
             sents, best = self._score_and_pick(q, sents, ranked, qvec, idf or {}, cross_ranks=len(ranked))
-        if best is not None and not best.wanted and _must_show(q, best):
+        if best is not None and _must_show(q, best) and not _shows(q, best):
             best = self._wanted_near(q, best, sents, ranked)
-            if not best.wanted:
+            if not _shows(q, best):
                 best = None  # "when / how many / where / who" and no close sentence says one: the topic is no answer
         if best is None:
             related = [s.evidence for s in _one_per_file([s for s in sents if not s.stamp])[: self.max_citations]]

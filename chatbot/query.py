@@ -314,3 +314,29 @@ _ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|ei
 def numeral(text: str) -> bool:
     """Whether text counts in Chinese numerals ("十五个", "两倍")."""
     return bool(_NUMBER.search(re.sub(r"\d", "", text)))
+
+
+# A figure of what kind answers a question about money, a rate or people: "What was Luoyang's
+# GDP?" is not answered by "17", nor "how many employees" by "10 award-winning enterprises".
+_MEASURES = {
+    "money": (
+        re.compile(r"\b(revenues?|profits?|income|turnover|gdp|prices?|costs?|budgets?|investments?|output value"
+                   r"|market value|funding)\b|营收|收入|产值|票房|投资|金额|奖金|生产总值|营业额|利润|价格|成本|预算|市值|资金", re.I),
+        re.compile(r"\d[\d,.]*\s*(?:[亿万千]\s*)?(?:元|美元|欧元|英镑|日元|港元)|[$¥€£]\s*\d"
+                   r"|\d[\d,.]*\s*(?:billion|million|trillion|bn|亿|万亿)|\b(?:yuan|dollars?|usd|rmb|euros?|pounds?)\b", re.I)),
+    "rate": (
+        re.compile(r"\b(rate|percentage|proportion|share)\b|率|增速|增幅|涨幅|比例|占比|百分之", re.I),
+        re.compile(r"\d\s*[%％]|百分之|百分点|\bper ?cent\b|\bpercentage points?\b|\d\s*(?:倍|成)|\b(?:times|fold)\b"
+                   r"|[一二三四五六七八九十两]+(?:倍|成)", re.I)),
+    "people": (
+        re.compile(r"\b(population|employees|workers|staff|residents|students|visitors)\b|人数|人次|人口|员工", re.I),
+        re.compile(r"\d[\d,.]*\s*(?:[万亿]|人|名|位)|[一二三四五六七八九十百千万两]+(?:人|名)"
+                   r"|\b(?:people|persons|employees|workers|residents|students|visitors|staff)\b", re.I)),
+}
+
+
+def measure_match(q: Question, text: str) -> bool:
+    """For a question about an amount of money, a rate or a number of people: whether text
+    holds a figure of that kind (any of them, when it names several); True for other questions."""
+    kinds = [unit for asked, unit in _MEASURES.values() if asked.search(q.text)] if q.wants == "number" else []
+    return not kinds or any(unit.search(text) for unit in kinds)

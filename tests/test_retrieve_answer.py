@@ -14,7 +14,7 @@ from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, number_forms
+from chatbot.query import Question, answer_spans, measure_match, number_forms
 from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
@@ -546,6 +546,32 @@ def test_a_how_much_question_that_no_close_sentence_answers_with_a_figure_is_ref
     rank = _answer_from(ExtractiveAnswerer(embeddings), "Where does Luoyang rank among award-winning cities?",
                         "Luoyang is the second city among award-winning cities in Henan.")
     assert not rank.refused and "second city" in rank.text  # an ordinal answers "where ... rank"
+
+
+def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -> None:
+    gdp = Question.parse("What was Luoyang's GDP in 2022?")
+    assert measure_match(gdp, "Luoyang's GDP reached 567.5 billion yuan.") and measure_match(gdp, "营收达$6.04")
+    assert not measure_match(gdp, "Luoyang completed 17 key tasks in 2022.")
+    staff = Question.parse("2022年高考报名人数")
+    assert measure_match(staff, "报名人数1193万") and measure_match(staff, "共有7436名本科生")
+    assert not measure_match(staff, "考试持续2天")
+    rate = Question.parse("2021年我国常住人口城镇化率达到了多少？")  # 人口 names people, 率 a rate: either will do
+    assert measure_match(rate, "城镇化率达到64.72%") and measure_match(Question.parse("增速是多少"), "增长了两倍")
+    assert measure_match(Question.parse("How many robots were sold?"), "It sold 17.")  # no kind asked: any figure
+
+
+def test_a_figure_of_another_kind_does_not_answer_a_question_about_money_or_people(
+        embeddings: BundledEmbeddings) -> None:
+    """"Awarded medals for 10 award-winning enterprises such as CITIC Heavy Industry" is a figure,
+    but not of employees."""
+    asked = "How many employees does CITIC Heavy Industry have?"
+    draft = _answer_from(ExtractiveAnswerer(embeddings), asked,
+                         "The bureau awarded medals for 10 award-winning enterprises such as CITIC Heavy Industry.")
+    assert draft.refused
+    staffed = _answer_from(ExtractiveAnswerer(embeddings), asked,
+                           "The bureau awarded medals for 10 award-winning enterprises such as CITIC Heavy Industry.",
+                           "CITIC Heavy Industry has more than 5,000 employees.")
+    assert not staffed.refused and "5,000 employees" in staffed.text
 
 
 def test_a_where_question_that_no_close_sentence_places_is_refused(embeddings: BundledEmbeddings) -> None:
