@@ -206,6 +206,9 @@ _WHEN_IN_TEXT = re.compile(
     rf"{_DAY_MONTH_YEAR}|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}:\d{{2}}\b|\d{{1,2}}时(?:\d{{1,2}}分)?", re.I)
 
 
+_IN_NAME = re.compile(r"[GD](?![A-Za-z])")
+
+
 def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int, int]]:
     """Where text holds the kind of thing the question asks for, not already in the question
     (a publication stamp at the start excluded). `works`: for "who", titles in 《》 are names
@@ -229,6 +232,9 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
                 continue
             if ordinal_skip and text[start - 1 : start] == "第":
                 continue  # "第73届大会": which session, not how much
+            glued = start and text[start - 1].isascii() and text[start - 1].isalpha() and not text[start:end].endswith("%")
+            if glued or _IN_NAME.match(text, end):
+                continue  # "5G", "3D", "C919": part of a name, not a figure
         if q.wants == "who" and text[start:end].isascii():
             if text[start:end].endswith(("'s", "’s")):
                 end -= 2
@@ -303,7 +309,10 @@ def wanted_match(q: Question, text: str, spans: Sequence[tuple[int, int]] | None
     `spans`, its answer_spans when the caller has them already."""
     if answer_spans(q, text) if spans is None else spans:
         return True
-    return q.wants == "number" and (numeral(text) or bool(_ASKS_RANK.search(q.text) and _ORDINAL_WORD.search(text)))
+    if q.wants != "number":
+        return False
+    rank = bool(_ASKS_RANK.search(q.text))
+    return numeral(text, ordinals=rank) or bool(rank and _ORDINAL_WORD.search(text))
 
 
 # "Where does Luoyang rank ...?": "the second city" answers it as "2nd" would
@@ -311,9 +320,9 @@ _ASKS_RANK = re.compile(r"\b(rank|ranks|ranked|ranking|place|placed|edition|epis
 _ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b", re.I)
 
 
-def numeral(text: str) -> bool:
-    """Whether text counts in Chinese numerals ("十五个", "两倍")."""
-    return bool(_NUMBER.search(re.sub(r"\d", "", text)))
+def numeral(text: str, ordinals: bool = True) -> bool:
+    """Whether text counts in Chinese numerals ("十五个", "两倍"); `ordinals`: "第一个" counts too."""
+    return any(ordinals or text[m.start() - 1 : m.start()] != "第" for m in _NUMBER.finditer(re.sub(r"\d", "", text)))
 
 
 # A figure of what kind answers a question about money, a rate or people: "What was Luoyang's

@@ -14,7 +14,7 @@ from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, measure_match, number_forms
+from chatbot.query import Question, answer_spans, measure_match, number_forms, wanted_match
 from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
@@ -546,6 +546,17 @@ def test_a_how_much_question_that_no_close_sentence_answers_with_a_figure_is_ref
     rank = _answer_from(ExtractiveAnswerer(embeddings), "Where does Luoyang rank among award-winning cities?",
                         "Luoyang is the second city among award-winning cities in Henan.")
     assert not rank.refused and "second city" in rank.text  # an ordinal answers "where ... rank"
+
+
+def test_a_number_inside_a_name_or_an_ordinal_is_no_figure_for_how_much() -> None:
+    """"第一座5G无人智慧矿山" says nothing about a production line's capacity."""
+    q = Question.parse("生产线的年产能是多少?")
+    mine = "打造了国内第一个数字矿山系统、第一座5G无人智慧矿山。"
+    assert answer_spans(q, mine) == [] and not wanted_match(q, mine)
+    assert answer_spans(q, "C919和3D打印") == []
+    growth = "中国GDP3%的增速已快于多数经济体，产能达500万套。"
+    assert [growth[a:b] for a, b in answer_spans(q, growth)] == ["3%", "500"]
+    assert wanted_match(Question.parse("洛阳排第几?"), "洛阳位列全国第一位。")  # unless it asks which place
 
 
 def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -> None:
