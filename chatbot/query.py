@@ -325,8 +325,9 @@ def numeral(text: str, ordinals: bool = True) -> bool:
     return any(ordinals or text[m.start() - 1 : m.start()] != "第" for m in _NUMBER.finditer(re.sub(r"\d", "", text)))
 
 
-# A figure of what kind answers a question about money, a rate or people: "What was Luoyang's
-# GDP?" is not answered by "17", nor "how many employees" by "10 award-winning enterprises".
+# A figure of what kind answers a question about money, a rate, people or a length: "What was
+# Luoyang's GDP?" is not answered by "17", "how many employees" by "10 award-winning
+# enterprises", nor "how long is the bridge" by "7 hours".
 _MEASURES = {
     "money": (
         re.compile(r"\b(revenues?|profits?|income|turnover|gdp|prices?|costs?|budgets?|investments?|output value"
@@ -341,11 +342,16 @@ _MEASURES = {
         re.compile(r"\b(population|employees|workers|staff|residents|students|visitors)\b|人数|人次|人口|员工", re.I),
         re.compile(r"\d[\d,.]*\s*(?:[万亿]|人|名|位)|[一二三四五六七八九十百千万两]+(?:人|名)"
                    r"|\b(?:people|persons|employees|workers|residents|students|visitors|staff)\b", re.I)),
+    "length": (
+        re.compile(r"多长(?!时间)|多高|多远|多深|\bhow (tall|high|far|deep)\b|\b(length|height|distance|depth)\b|长度|高度|距离|深度|全长",
+                   re.I),
+        re.compile(r"\d[\d,.]*\s*(?:[万千百]\s*)?(?:米|公里|千米|厘米|毫米|英里|英尺)|[一二三四五六七八九十百千万两]+(?:米|公里|千米)"
+                   r"|\d[\d,.]*\s*(?:km|m|cm|mm|meters?|metres?|miles?|feet|ft|kilomet(?:er|re)s?)(?![A-Za-z])", re.I)),
 }
 
 
 def measure_match(q: Question, text: str) -> bool:
-    """For a question about an amount of money, a rate or a number of people: whether text
+    """For a question about an amount of money, a rate, a number of people or a length: whether text
     holds a figure of that kind (any of them, when it names several); True for other questions."""
     kinds = [unit for asked, unit in _MEASURES.values() if asked.search(q.text)] if q.wants == "number" else []
     return not kinds or any(unit.search(text) for unit in kinds)

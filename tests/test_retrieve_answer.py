@@ -568,6 +568,9 @@ def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -
     assert not measure_match(staff, "考试持续2天")
     rate = Question.parse("2021年我国常住人口城镇化率达到了多少？")  # 人口 names people, 率 a rate: either will do
     assert measure_match(rate, "城镇化率达到64.72%") and measure_match(Question.parse("增速是多少"), "增长了两倍")
+    bridge = Question.parse("乌江特大桥主桥多长")
+    assert measure_match(bridge, "主桥全长504米") and not measure_match(bridge, "吊装用了近7个小时")
+    assert measure_match(Question.parse("How tall is the tower?"), "The tower is 828 m tall.")
     assert measure_match(Question.parse("How many robots were sold?"), "It sold 17.")  # no kind asked: any figure
 
 
