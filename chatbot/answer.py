@@ -7,8 +7,8 @@ to the clauses that carry the answer, and adds a second or third quote only when
 something new (another document, a missing question term) within the length budget.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when a "when / where / how many" question finds no close sentence that names a time, a place or
-a figure, or a "who" question no English sentence that names someone (quoting the topic is no
-answer). Before refusing it reads further passages in the
+a figure (of the kind asked: money for a GDP, a length for how long a bridge is), or a "who"
+question no English sentence that names someone (quoting the topic is no answer). Before refusing it reads further passages in the
 other language.
 """
 

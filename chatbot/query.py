@@ -232,7 +232,7 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
                 continue
             if ordinal_skip and text[start - 1 : start] == "第":
                 continue  # "第73届大会": which session, not how much
-            glued = start and text[start - 1].isascii() and text[start - 1].isalpha() and not text[start:end].endswith("%")
+            glued = start > 0 and text[start - 1].isascii() and text[start - 1].isalpha() and not text[start:end].endswith("%")
             if glued or _IN_NAME.match(text, end):
                 continue  # "5G", "3D", "C919": part of a name, not a figure
         if q.wants == "who" and text[start:end].isascii():
@@ -322,7 +322,8 @@ _ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|ei
 
 def numeral(text: str, ordinals: bool = True) -> bool:
     """Whether text counts in Chinese numerals ("十五个", "两倍"); `ordinals`: "第一个" counts too."""
-    return any(ordinals or text[m.start() - 1 : m.start()] != "第" for m in _NUMBER.finditer(re.sub(r"\d", "", text)))
+    bare = re.sub(r"\d", "", text)
+    return any(ordinals or bare[m.start() - 1 : m.start()] != "第" for m in _NUMBER.finditer(bare))
 
 
 # A figure of what kind answers a question about money, a rate, people or a length: "What was
@@ -331,17 +332,20 @@ def numeral(text: str, ordinals: bool = True) -> bool:
 _MEASURES = {
     "money": (
         re.compile(r"\b(revenues?|profits?|income|turnover|gdp|prices?|costs?|budgets?|investments?|output value"
-                   r"|market value|funding)\b|营收|收入|产值|票房|投资|金额|奖金|生产总值|营业额|利润|价格|成本|预算|市值|资金", re.I),
+                   r"|market value|funding)\b|营收|收入|产值|票房|金额|奖金|生产总值|营业额|利润|价格|成本|预算|市值|资金"
+                   r"|总投资|投资额|投资金额|投资总额|投资规模|投资了?多少(?![家个项所座])", re.I),  # not "投资了多少家企业"
         re.compile(r"\d[\d,.]*\s*(?:[亿万千]\s*)?(?:元|美元|欧元|英镑|日元|港元)|[$¥€£]\s*\d"
                    r"|\d[\d,.]*\s*(?:billion|million|trillion|bn|亿|万亿)|\b(?:yuan|dollars?|usd|rmb|euros?|pounds?)\b", re.I)),
     "rate": (
-        re.compile(r"\b(rate|percentage|proportion|share)\b|率|增速|增幅|涨幅|比例|占比|百分之", re.I),
+        # not an exchange rate, a power (功率) or a frequency: those are no percentages
+        re.compile(r"(?<!exchange )\b(rate|percentage|proportion|share)\b|(?<![汇功频])率|增速|增幅|涨幅|比例|占比|百分之", re.I),
         re.compile(r"\d\s*[%％]|百分之|百分点|\bper ?cent\b|\bpercentage points?\b|\d\s*(?:倍|成)|\b(?:times|fold)\b"
                    r"|[一二三四五六七八九十两]+(?:倍|成)", re.I)),
     "people": (
         re.compile(r"\b(population|employees|workers|staff|residents|students|visitors)\b|人数|人次|人口|员工", re.I),
         re.compile(r"\d[\d,.]*\s*(?:[万亿]|人|名|位)|[一二三四五六七八九十百千万两]+(?:人|名)"
-                   r"|\b(?:people|persons|employees|workers|residents|students|visitors|staff)\b", re.I)),
+                   r"|\b(?:people|persons|employees|workers|residents|students|visitors|staff|members|inhabitants|tourists"
+                   r"|passengers|jobs|graduates|undergraduates|pupils|teachers|patients|citizens)\b", re.I)),
     "length": (
         re.compile(r"多长(?!时间)|多高|多远|多深|\bhow (tall|high|far|deep)\b|\b(length|height|distance|depth)\b|长度|高度|距离|深度|全长",
                    re.I),

@@ -557,6 +557,7 @@ def test_a_number_inside_a_name_or_an_ordinal_is_no_figure_for_how_much() -> Non
     growth = "中国GDP3%的增速已快于多数经济体，产能达500万套。"
     assert [growth[a:b] for a, b in answer_spans(q, growth)] == ["3%", "500"]
     assert wanted_match(Question.parse("洛阳排第几?"), "洛阳位列全国第一位。")  # unless it asks which place
+    assert not wanted_match(q, "2022年建成第一座智慧矿山") and wanted_match(q, "2022年建成两座智慧矿山")
 
 
 def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -> None:
@@ -572,6 +573,8 @@ def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -
     assert measure_match(bridge, "主桥全长504米") and not measure_match(bridge, "吊装用了近7个小时")
     assert measure_match(Question.parse("How tall is the tower?"), "The tower is 828 m tall.")
     assert measure_match(Question.parse("How many robots were sold?"), "It sold 17.")  # no kind asked: any figure
+    assert measure_match(Question.parse("腾讯投资了多少家公司"), "投资了50家公司")  # a count of companies, not money
+    assert measure_match(Question.parse("人民币汇率是多少"), "1美元兑6.9元人民币")  # an exchange rate is no percentage
 
 
 def test_a_figure_of_another_kind_does_not_answer_a_question_about_money_or_people(
