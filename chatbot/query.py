@@ -337,8 +337,10 @@ _MEASURES = {
         re.compile(r"\d[\d,.]*\s*(?:[亿万千]\s*)?(?:元|美元|欧元|英镑|日元|港元)|[$¥€£]\s*\d"
                    r"|\d[\d,.]*\s*(?:billion|million|trillion|bn|亿|万亿)|\b(?:yuan|dollars?|usd|rmb|euros?|pounds?)\b", re.I)),
     "rate": (
-        # not an exchange rate, a power (功率) or a frequency: those are no percentages
-        re.compile(r"(?<!exchange )\b(rate|percentage|proportion|share)\b|(?<![汇功频])率|增速|增幅|涨幅|比例|占比|百分之", re.I),
+        # not an exchange, frame, bit or heart rate, a power (功率), frequency, speed or resolution:
+        # those are no percentages
+        re.compile(r"(?<!exchange )(?<!frame )(?<!heart )(?<!bit )\b(rate|percentage|proportion|share)\b"
+                   r"|(?<![汇功频速辨帧])率|增速|增幅|涨幅|比例|占比|百分之", re.I),
         re.compile(r"\d\s*[%％]|百分之|百分点|\bper ?cent\b|\bpercentage points?\b|\d\s*(?:倍|成)|\b(?:times|fold)\b"
                    r"|[一二三四五六七八九十两]+(?:倍|成)", re.I)),
     "people": (

@@ -575,6 +575,8 @@ def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -
     assert measure_match(Question.parse("How many robots were sold?"), "It sold 17.")  # no kind asked: any figure
     assert measure_match(Question.parse("腾讯投资了多少家公司"), "投资了50家公司")  # a count of companies, not money
     assert measure_match(Question.parse("人民币汇率是多少"), "1美元兑6.9元人民币")  # an exchange rate is no percentage
+    assert measure_match(Question.parse("5G下载速率是多少"), "峰值达1.2Gbps")
+    assert measure_match(Question.parse("What is the frame rate of the camera?"), "It records at 120 fps.")
 
 
 def test_a_figure_of_another_kind_does_not_answer_a_question_about_money_or_people(
