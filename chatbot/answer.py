@@ -32,6 +32,7 @@ from chatbot.query import (
     measure_match,
     number_forms,
     parts,
+    relation_terms,
     stamp,
     wanted_match,
 )
@@ -111,13 +112,18 @@ def _split_glued(text: str, spans: list[Span]) -> list[Span]:
 
 def _must_show(q: Question, s: Sentence) -> bool:
     """Whether a sentence must hold the kind of answer asked for to answer at all: a date, a
-    figure or a place; a name too when the sentence is English (capitals show names there,
-    while Chinese text gives no sign of one)."""
-    return q.wants in ("date", "number", "where") or (q.wants == "who" and s.evidence.chunk.lang == "en")
+    figure or a place; for "who", a name when the sentence is English (capitals show names
+    there) and the relation asked when it is Chinese (a name there gives no sign of itself)."""
+    if q.wants == "who":
+        return s.evidence.chunk.lang == "en" or bool(relation_terms(q))
+    return q.wants in ("date", "number", "where")
 
 
 def _shows(q: Question, s: Sentence) -> bool:
-    """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any figure."""
+    """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any
+    figure; 零壹空间是谁创立的 is answered by a sentence that says 创立."""
+    if q.wants == "who" and s.evidence.chunk.lang == "zh":
+        return all(t in s.evidence.quote or t in s.context for t in relation_terms(q))
     return s.wanted and measure_match(q, s.evidence.quote)
 
 

@@ -361,3 +361,28 @@ def measure_match(q: Question, text: str) -> bool:
     holds a figure of that kind (any of them, when it names several); True for other questions."""
     kinds = [unit for asked, unit in _MEASURES.values() if asked.search(q.text)] if q.wants == "number" else []
     return not kinds or any(unit.search(text) for unit in kinds)
+
+
+_TITLE_END = re.compile(r"(冠军|亚军|季军|得主)[？?]?\s*$")
+
+
+def relation_terms(q: Question) -> list[str]:
+    """For a Chinese "who" question, the words that state what the person did or is: the word
+    after 谁 (谁创立的 -> 创立), or the role it asks about (谁是X火炬手, X的导演是谁, X冠军 ->
+    火炬手, 导演, 冠军). A sentence that answers names the relation too; names themselves have no
+    pattern in Chinese text. [] for other questions and for "which company / place" (哪家, 哪个),
+    whose answers name an instance, not the category."""
+    if q.lang != "zh" or q.wants != "who":
+        return []
+    def words(text: str) -> list[str]:
+        return [t for t in content_terms(text) if _HAN_WORD.search(t) and not t[:1].isdigit()]
+    at = q.text.find("谁")
+    if at >= 0:
+        after, before = words(q.text[at + 1 :]), words(q.text[:at])
+        if q.text[at + 1 : at + 2] == "是":  # 谁是北京冬奥会第一棒火炬手: the role is last
+            return after[-1:]
+        return after[:1] if after else before[-1:]
+    return words(q.text)[-1:] if _TITLE_END.search(q.text) else []
+
+
+_HAN_WORD = re.compile(r"[\u4e00-\u9fff]")

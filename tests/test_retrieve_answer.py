@@ -14,7 +14,7 @@ from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, measure_match, number_forms, wanted_match
+from chatbot.query import Question, answer_spans, measure_match, number_forms, relation_terms, wanted_match
 from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
@@ -605,7 +605,8 @@ def test_a_where_question_that_no_close_sentence_places_is_refused(embeddings: B
 def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
         embeddings: BundledEmbeddings) -> None:
     """"He is the alter ego of Billy Batson" names no one the question does not: no answer to
-    who plays him. Chinese text shows no names, so there the topic sentence still answers."""
+    who plays him. Chinese text shows no names, so there the sentence must state the relation
+    asked instead: where the company set up does not say who founded it."""
     draft = _answer_from(ExtractiveAnswerer(embeddings), "Who will be playing Billy Batson in Shazam?",
                          "He is the alter ego of Billy Batson, a boy who says the word Shazam.")
     assert draft.refused
@@ -615,6 +616,17 @@ def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
     q = Question.parse("零壹空间是谁创立的？")
     ranked = [ScoredChunk(_chunk("zh", "零壹空间由舒畅创立，总部位于北京。", "zh"), 1.0)]
     assert not ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
+    elsewhere = [ScoredChunk(_chunk("zh", "2017年2月，零壹空间在重庆两江新区布局，成立了子公司。", "zh"), 1.0)]
+    assert ExtractiveAnswerer(embeddings).answer(q, elsewhere, embeddings.embed_array([q.text])[0], {}).refused
+
+
+def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> None:
+    assert relation_terms(Question.parse("果果合唱团是谁创办的？")) == ["创办"]
+    assert relation_terms(Question.parse("谁是北京冬奥会第一棒火炬手")) == ["火炬手"]  # 谁是X: the role
+    assert relation_terms(Question.parse("2022中国足协杯冠军是谁")) == ["冠军"]
+    assert relation_terms(Question.parse("2023年温网女单亚军")) == ["亚军"]
+    assert relation_terms(Question.parse("哪家企业排名第六?")) == []  # an instance answers "which company"
+    assert relation_terms(Question.parse("Who founded the company?")) == []  # English shows names
 
 
 def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
