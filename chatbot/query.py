@@ -364,6 +364,11 @@ def measure_match(q: Question, text: str) -> bool:
 
 
 _TITLE_END = re.compile(r"(冠军|亚军|季军|得主)[？?]?\s*$")
+_HAN_WORD = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _han_words(text: str) -> list[str]:
+    return [t for t in content_terms(text) if _HAN_WORD.search(t) and not t[:1].isdigit()]
 
 
 def relation_terms(q: Question) -> list[str]:
@@ -374,15 +379,10 @@ def relation_terms(q: Question) -> list[str]:
     whose answers name an instance, not the category."""
     if q.lang != "zh" or q.wants != "who":
         return []
-    def words(text: str) -> list[str]:
-        return [t for t in content_terms(text) if _HAN_WORD.search(t) and not t[:1].isdigit()]
     at = q.text.find("谁")
     if at >= 0:
-        after, before = words(q.text[at + 1 :]), words(q.text[:at])
+        after, before = _han_words(q.text[at + 1 :]), _han_words(q.text[:at])
         if q.text[at + 1 : at + 2] == "是":  # 谁是北京冬奥会第一棒火炬手: the role is last
             return after[-1:]
         return after[:1] if after else before[-1:]
-    return words(q.text)[-1:] if _TITLE_END.search(q.text) else []
-
-
-_HAN_WORD = re.compile(r"[\u4e00-\u9fff]")
+    return _han_words(q.text)[-1:] if _TITLE_END.search(q.text) else []
