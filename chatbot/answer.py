@@ -6,10 +6,11 @@ passage in the other language its embedding similarity), then quotes the best on
 to the clauses that carry the answer, and adds a second or third quote only when it brings
 something new (another document, a missing question term) within the length budget.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
-when a "when / where / how many" question finds no close sentence that names a time, a place or
-a figure (of the kind asked: money for a GDP, a length for how long a bridge is), or a "who"
-question no English sentence that names someone (quoting the topic is no answer). Before refusing it reads further passages in the
-other language.
+when no close sentence holds the kind of answer asked for (quoting the topic is no answer): a
+time for "when", a place for "where", a figure of the asked kind for "how many" (money for a
+GDP, a length for how long a bridge is), and for "who" a name in an English sentence or the
+relation asked (谁创立的: 创立) in a Chinese one. Before refusing it reads further passages in
+the other language.
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ def _must_show(q: Question, s: Sentence) -> bool:
 def _shows(q: Question, s: Sentence) -> bool:
     """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any
     figure; 零壹空间是谁创立的 is answered by a sentence that says 创立."""
-    if q.wants == "who" and s.evidence.chunk.lang == "zh":
-        return all(t in s.evidence.quote or t in s.context for t in relation_terms(q))
+    relation = relation_terms(q) if s.evidence.chunk.lang == "zh" else []
+    if relation:
+        return all(t in s.evidence.quote or t in s.context for t in relation)
     return s.wanted and measure_match(q, s.evidence.quote)
 
 

@@ -356,10 +356,16 @@ _MEASURES = {
 }
 
 
+@lru_cache(maxsize=1024)
+def _measures_asked(q: Question) -> tuple[re.Pattern[str], ...]:
+    """The figure patterns of the kinds a "how many" question names (per question, not per sentence)."""
+    return tuple(unit for asked, unit in _MEASURES.values() if asked.search(q.text)) if q.wants == "number" else ()
+
+
 def measure_match(q: Question, text: str) -> bool:
     """For a question about an amount of money, a rate, a number of people or a length: whether text
     holds a figure of that kind (any of them, when it names several); True for other questions."""
-    kinds = [unit for asked, unit in _MEASURES.values() if asked.search(q.text)] if q.wants == "number" else []
+    kinds = _measures_asked(q)
     return not kinds or any(unit.search(text) for unit in kinds)
 
 
@@ -371,18 +377,19 @@ def _han_words(text: str) -> list[str]:
     return [t for t in content_terms(text) if _HAN_WORD.search(t) and not t[:1].isdigit()]
 
 
-def relation_terms(q: Question) -> list[str]:
+@lru_cache(maxsize=1024)
+def relation_terms(q: Question) -> tuple[str, ...]:
     """For a Chinese "who" question, the words that state what the person did or is: the word
     after 谁 (谁创立的 -> 创立), or the role it asks about (谁是X火炬手, X的导演是谁, X冠军 ->
     火炬手, 导演, 冠军). A sentence that answers names the relation too; names themselves have no
-    pattern in Chinese text. [] for other questions and for "which company / place" (哪家, 哪个),
-    whose answers name an instance, not the category."""
+    pattern in Chinese text. () for other questions and for "which company / place" (哪家, 哪个),
+    whose answers name an instance, not the category. Cached: the answerer asks per sentence."""
     if q.lang != "zh" or q.wants != "who":
-        return []
+        return ()
     at = q.text.find("谁")
     if at >= 0:
         after, before = _han_words(q.text[at + 1 :]), _han_words(q.text[:at])
         if q.text[at + 1 : at + 2] == "是":  # 谁是北京冬奥会第一棒火炬手: the role is last
-            return after[-1:]
-        return after[:1] if after else before[-1:]
-    return _han_words(q.text)[-1:] if _TITLE_END.search(q.text) else []
+            return tuple(after[-1:])
+        return tuple(after[:1] if after else before[-1:])
+    return tuple(_han_words(q.text)[-1:]) if _TITLE_END.search(q.text) else ()

@@ -9,7 +9,7 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import REFUSAL, Draft, ExtractiveAnswerer, _is_menu, _split_glued, clauses, shorten
+from chatbot.answer import REFUSAL, Draft, ExtractiveAnswerer, Sentence, _is_menu, _shows, _split_glued, clauses, shorten
 from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
@@ -621,12 +621,16 @@ def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
 
 
 def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> None:
-    assert relation_terms(Question.parse("果果合唱团是谁创办的？")) == ["创办"]
-    assert relation_terms(Question.parse("谁是北京冬奥会第一棒火炬手")) == ["火炬手"]  # 谁是X: the role
-    assert relation_terms(Question.parse("2022中国足协杯冠军是谁")) == ["冠军"]
-    assert relation_terms(Question.parse("2023年温网女单亚军")) == ["亚军"]
-    assert relation_terms(Question.parse("哪家企业排名第六?")) == []  # an instance answers "which company"
-    assert relation_terms(Question.parse("Who founded the company?")) == []  # English shows names
+    assert relation_terms(Question.parse("果果合唱团是谁创办的？")) == ("创办",)
+    assert relation_terms(Question.parse("谁是北京冬奥会第一棒火炬手")) == ("火炬手",)  # 谁是X: the role
+    assert relation_terms(Question.parse("2022中国足协杯冠军是谁")) == ("冠军",)
+    assert relation_terms(Question.parse("2023年温网女单亚军")) == ("亚军",)
+    assert relation_terms(Question.parse("哪家企业排名第六?")) == ()  # an instance answers "which company"
+    assert relation_terms(Question.parse("Who founded the company?")) == ()  # English shows names
+    # with no relation to state, a Chinese sentence must hold a name as before, not pass unread
+    text = "实验室建设进展顺利。"
+    which = Sentence(Evidence(_chunk("zh", text, "zh"), 0, len(text)), 0, set())
+    assert not _shows(Question.parse("昇腾人工智能实验室是由哪家企业投资建设的?"), which)
 
 
 def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
