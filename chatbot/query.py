@@ -23,12 +23,14 @@ _DATE_Q = re.compile(
     r"\bwhen\b|\bwhat (year|date|month|day|time)\b|\bwhich (year|date|month|day)\b|\bon what (date|day)\b"
     r"|\b(release|premiere|launch|opening|closing|start|end|publication|expiry|due) date\b|\bthe date (of|for|when)\b"
     r"|何时|什么时候|哪年|哪一年|哪天|哪一天|几月|几号|日期|时间", re.I)
+# A bare question ending in a title or a role asks for who holds it (2021赛季中超冠军, 2023年中国男足主教练)
+_ROLE_END = r"(冠军|亚军|季军|得主|导演|主教练|董事长|总裁|创始人|主席|主演)[？?]?\s*$"
 _WHO_Q = re.compile(
     r"\bwho\b|\bwhom\b|\bwhose\b"
     r"|\bwhich (company|companies|enterprise|enterprises|firm|firms|organi[sz]ation|person|people|official|team|country|city)\b"
     r"|\bwhich (countries|cities|places|regions|provinces|states|towns|counties|areas|teams|officials|persons)\b"
     r"|谁|哪家|哪些企业|哪些公司|哪位|哪个公司|哪个企业|哪个国家|哪个城市|哪支|哪个队"
-    r"|哪些(?:国家|城市|地方|地区|省份|省)|哪个(?:地区|省份|省)|(?:冠军|亚军|季军|得主)[？?]?\s*$", re.I)
+    r"|哪些(?:国家|城市|地方|地区|省份|省)|哪个(?:地区|省份|省)|" + _ROLE_END, re.I)
 
 _OFTEN_Q = re.compile(r"\bhow often\b|\bhow frequently\b|多久一次|多长时间一次|频率|多久举办|多久召开", re.I)
 _WHERE_Q = re.compile(r"\bwhere\b|\bin which (city|country|place)\b|在哪|哪里|何地|什么地方|举办地|地点", re.I)
@@ -369,7 +371,7 @@ def measure_match(q: Question, text: str) -> bool:
     return not kinds or any(unit.search(text) for unit in kinds)
 
 
-_TITLE_END = re.compile(r"(冠军|亚军|季军|得主)[？?]?\s*$")
+_TITLE_END = re.compile(_ROLE_END)
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -380,8 +382,8 @@ def _han_words(text: str) -> list[str]:
 @lru_cache(maxsize=1024)
 def relation_terms(q: Question) -> tuple[str, ...]:
     """For a Chinese "who" question, the words that state what the person did or is: the word
-    after 谁 (谁创立的 -> 创立), or the role it asks about (谁是X火炬手, X的导演是谁, X冠军 ->
-    火炬手, 导演, 冠军). A sentence that answers names the relation too; names themselves have no
+    after 谁 (谁创立的 -> 创立), or the role it asks about (谁是X火炬手, X的导演是谁, X冠军, X主教练 ->
+    火炬手, 导演, 冠军, 主教练). A sentence that answers names the relation too; names themselves have no
     pattern in Chinese text. () for other questions and for "which company / place" (哪家, 哪个),
     whose answers name an instance, not the category. Cached: the answerer asks per sentence."""
     if q.lang != "zh" or q.wants != "who":

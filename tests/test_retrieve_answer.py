@@ -625,6 +625,9 @@ def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> No
     assert relation_terms(Question.parse("谁是北京冬奥会第一棒火炬手")) == ("火炬手",)  # 谁是X: the role
     assert relation_terms(Question.parse("2022中国足协杯冠军是谁")) == ("冠军",)
     assert relation_terms(Question.parse("2023年温网女单亚军")) == ("亚军",)
+    # a bare question ending in a role asks who holds it
+    assert Question.parse("2023年中国男足主教练").wants == "who"
+    assert relation_terms(Question.parse("《重生之门》的导演")) == ("导演",)
     assert relation_terms(Question.parse("哪家企业排名第六?")) == ()  # an instance answers "which company"
     assert relation_terms(Question.parse("Who founded the company?")) == ()  # English shows names
     # with no relation to state, a Chinese sentence must hold a name as before, not pass unread
