@@ -48,6 +48,9 @@ BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
 
 _GLUED_END = re.compile(r"(?<=[a-z0-9)\]])[.!?][”’\"]?(?=[A-Z][a-z])")
 _ASKS = re.compile(r"[?？]\s*$")
+# A sentence that asks with a full stop ("有人开始想想GPT-4会是什么样的了。"): a question word or
+# particle in its last clause; one earlier ("无论问什么，...都能回答。") leaves it a statement
+_WONDERS = re.compile(r"(?:什么|怎么|吗|呢)[^，,；;：:“”]*$")
 _ENDS_SENTENCE = re.compile(r"[。！？.!?]$")
 _MENU_SEPARATOR = re.compile(r"\s+[·•]\s+|\s*[|｜]\s*")
 _NAME_AND = re.compile(r"and\s+[A-Z]")
@@ -167,8 +170,8 @@ class ExtractiveAnswerer:
                 heading, last = last, ev.quote
                 if c.seq == 0 and span.start == 0 and ev.quote == c.title and not _ENDS_SENTENCE.search(c.title):
                     continue  # a headline restates the topic; the body carries the facts
-                if _ASKS.search(ev.quote) or _is_menu(ev.quote):
-                    continue  # a question in a document (an FAQ heading, a headline) or a menu answers nothing
+                if _ASKS.search(ev.quote) or _is_menu(ev.quote) or _WONDERS.search(ev.quote):
+                    continue  # a question in a document (an FAQ heading, a headline, a wondering) or a menu answers nothing
                 under_heading = 0 < len(heading) <= _HEADING and len(ev.quote) > len(heading)
                 context = frozenset(before) if _REFERS_BACK.match(ev.quote) or under_heading else frozenset()
                 date = stamp(ev.quote) if c.seq == 0 and span.start < _STAMP_WITHIN else None

@@ -268,6 +268,16 @@ def test_a_menu_of_the_question_words_is_not_an_answer(embeddings: BundledEmbedd
     assert _is_menu("Home | News | Sports | Contact us")
 
 
+def test_a_sentence_that_wonders_is_not_an_answer(embeddings: BundledEmbeddings) -> None:
+    """"有人开始想想GPT-4会是什么样的了。" ends in a full stop but asks; what it names is no answer."""
+    q = Question.parse("百度推出的类ChatGPT是什么？")
+    ranked = [ScoredChunk(_chunk("a", "然后已经有人开始想想百度推出的类ChatGPT会是什么样的了。", "zh"), 1.0)]
+    assert ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
+    said = [ScoredChunk(_chunk("b", "无论问什么，百度推出的类ChatGPT产品文心一言都能回答。", "zh"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, said, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused and "文心一言" in draft.text  # 什么 before the last clause: a statement
+
+
 def test_a_name_that_several_sources_state_is_preferred(embeddings: BundledEmbeddings) -> None:
     """Corroboration: the same name, date or figure in other retrieved files counts for it."""
     q = Question.parse("Who won the 2020 Harbour Cup final?")
