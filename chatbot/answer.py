@@ -29,6 +29,7 @@ from chatbot.query import (
     Question,
     answer_spans,
     asks_publication,
+    figures_of_other_years,
     full_date,
     measure_match,
     number_forms,
@@ -125,11 +126,13 @@ def _must_show(q: Question, s: Sentence) -> bool:
 
 def _shows(q: Question, s: Sentence) -> bool:
     """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any
-    figure; 零壹空间是谁创立的 is answered by a sentence that says 创立."""
+    figure, and 2022's box office not 2021's; 零壹空间是谁创立的 is answered by a sentence that
+    says 创立."""
     relation = relation_terms(q) if s.evidence.chunk.lang == "zh" else []
     if relation:
         return all(t in s.evidence.quote or t in s.context for t in relation)
-    return s.wanted and measure_match(q, s.evidence.quote)
+    quote = s.evidence.quote
+    return s.wanted and measure_match(q, quote) and not figures_of_other_years(q, quote, s.evidence.chunk.text)
 
 
 class ExtractiveAnswerer:

@@ -395,3 +395,46 @@ def relation_terms(q: Question) -> tuple[str, ...]:
             return tuple(after[-1:])
         return tuple(after[:1] if after else before[-1:])
     return tuple(_han_words(q.text)[-1:]) if _TITLE_END.search(q.text) else ()
+
+
+def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:
+    """For "how much in 2022": whether every figure of the asked kind in text is about another
+    year: its clause names only other years, or, naming none, the last year before it in text
+    is another ("2021年我国电影总票房达472.58亿元" for 2022年的总票房). A figure that `passage`
+    (the text around) states about another year is about that year wherever it is repeated."""
+    asked = years(q.text)
+    if q.wants != "number" or not asked:
+        return False
+    figures = _figures(q, text)
+    if not figures:
+        return False
+    elsewhere = {value for at, value in _figures(q, passage) if not _about_years(passage, at, asked)}
+    return all(not _about_years(text, at, asked) or value in elsewhere for at, value in figures)
+
+
+_CLAUSE_MARK = re.compile(r"[，；;。]|,(?!\d)")  # not the comma of "1,234"
+_FIGURE_VALUE = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def _figures(q: Question, text: str) -> list[tuple[int, str]]:
+    """Where each figure of the asked kind starts, and its value ("472.58亿元" and "472.58亿
+    票房" state one figure: 472.58); years are no figures."""
+    kinds = _measures_asked(q)
+    spans = [m.span() for unit in kinds for m in unit.finditer(text)] if kinds else answer_spans(q, text)
+    out = []
+    for a, b in spans:
+        if not _YEAR_RE.match(text, a):
+            m = _FIGURE_VALUE.search(text, a, b)
+            out.append((a, m.group().replace(",", "") if m else text[a:b]))
+    return out
+
+
+def _about_years(text: str, at: int, asked: set[str]) -> bool:
+    """Whether the figure at `at` may be about one of the asked years (True when no year binds it)."""
+    starts = [m.end() for m in _CLAUSE_MARK.finditer(text, 0, at)]
+    end = _CLAUSE_MARK.search(text, at)
+    clause = years(text[starts[-1] if starts else 0 : end.start() if end else len(text)])
+    if clause:
+        return bool(clause & asked)
+    before = _YEAR_RE.findall(text, 0, at)
+    return not before or before[-1] in asked

@@ -14,7 +14,7 @@ from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, measure_match, number_forms, relation_terms, wanted_match
+from chatbot.query import Question, answer_spans, figures_of_other_years, measure_match, number_forms, relation_terms, wanted_match
 from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
@@ -644,6 +644,24 @@ def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> No
     text = "实验室建设进展顺利。"
     which = Sentence(Evidence(_chunk("zh", text, "zh"), 0, len(text)), 0, set())
     assert not _shows(Question.parse("昇腾人工智能实验室是由哪家企业投资建设的?"), which)
+
+
+def test_a_figure_about_another_year_does_not_answer_how_much_in_the_asked_one(embeddings: BundledEmbeddings) -> None:
+    """2021's box office is no answer to 2022's, wherever the passage repeats the figure."""
+    q = Question.parse("2022年中国电影的总票房是多少")
+    text = ("国家电影局2022年1月1日发布数据显示，2021年我国电影总票房达472.58亿元。"
+            "市场篇：472.58亿票房，银幕总数继续保持全球第一。《满江红》以26.05亿元票房居2023年春节档票房榜榜首。")
+    assert figures_of_other_years(q, "国家电影局2022年1月1日发布数据显示，2021年我国电影总票房达472.58亿元。")
+    assert figures_of_other_years(q, "市场篇：472.58亿票房，银幕总数继续保持全球第一。", text)  # repeated
+    assert figures_of_other_years(q, "《满江红》以26.05亿元票房居2023年春节档票房榜榜首。")  # its clause's year
+    assert not figures_of_other_years(q, "市场篇：472.58亿票房，银幕总数继续保持全球第一。")  # nothing binds it
+    assert not figures_of_other_years(q, "2022年全国电影总票房300.67亿元，比2021年下降36%。")
+    assert not figures_of_other_years(Question.parse("2022年全国电影总票房是多少"), "In 2021 it sold 1,234 tickets")
+    ranked = [ScoredChunk(_chunk("zh", text, "zh"), 1.0)]
+    assert ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
+    held = [ScoredChunk(_chunk("zh", "2022年中国电影总票房为300.67亿元，比2021年的472.58亿元下降。", "zh"), 1.0)]
+    draft = ExtractiveAnswerer(embeddings).answer(q, held, embeddings.embed_array([q.text])[0], {})
+    assert not draft.refused and "300.67" in draft.text
 
 
 def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
