@@ -127,12 +127,19 @@ def _must_show(q: Question, s: Sentence) -> bool:
 def _shows(q: Question, s: Sentence) -> bool:
     """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any
     figure, and 2022's box office not 2021's; 零壹空间是谁创立的 is answered by a sentence that
-    says 创立."""
+    says 创立, and "who was named" not by one saying who will be."""
     relation = relation_terms(q) if s.evidence.chunk.lang == "zh" else []
     if relation:
         return all(t in s.evidence.quote or t in s.context for t in relation)
     quote = s.evidence.quote
+    if q.wants == "who" and _NOT_YET.search(quote) and not _FUTURE_Q.search(q.text):
+        return False  # "one of the finalists will be named ...": who it was, it does not say yet
     return s.wanted and measure_match(q, quote) and not figures_of_other_years(q, quote, s.evidence.chunk.text)
+
+
+# A choice still to come, in a sentence, and a question about the future (which it may answer)
+_NOT_YET = re.compile(r"\bwill be (?:named|announced|awarded|chosen|selected|revealed|crowned|elected|decided)\b", re.I)
+_FUTURE_Q = re.compile(r"\bwill\b", re.I)
 
 
 class ExtractiveAnswerer:

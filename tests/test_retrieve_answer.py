@@ -623,6 +623,9 @@ def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
     named = _answer_from(ExtractiveAnswerer(embeddings), "Who will be playing Billy Batson in Shazam?",
                          "Asher Angel will be playing Billy Batson in Shazam.")
     assert not named.refused and "Asher Angel" in named.text
+    later = _answer_from(ExtractiveAnswerer(embeddings), "Who was named the 2020 National Teacher of the Year?",
+                         "Mrs. Rost and one of the finalists will be named the 2020 National Teacher of the Year.")
+    assert later.refused  # who it was, the sentence does not say yet
     q = Question.parse("零壹空间是谁创立的？")
     ranked = [ScoredChunk(_chunk("zh", "零壹空间由舒畅创立，总部位于北京。", "zh"), 1.0)]
     assert not ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
