@@ -128,7 +128,7 @@ def _shows(q: Question, s: Sentence) -> bool:
     """Whether a sentence holds the kind of answer asked for: a GDP is a sum of money, not any
     figure, and 2022's box office not 2021's; 零壹空间是谁创立的 is answered by a sentence that
     says 创立, and "who was named" not by one saying who will be."""
-    relation = relation_terms(q) if s.evidence.chunk.lang == "zh" else []
+    relation = relation_terms(q) if s.evidence.chunk.lang == "zh" else ()
     if relation:
         return all(t in s.evidence.quote or t in s.context for t in relation)
     quote = s.evidence.quote

@@ -208,10 +208,10 @@ def test_how_many_marks_the_figure_that_counts_what_was_asked(
     assert not any(s.counts for s in sents)
 
 
-def _answer_from(answerer: ExtractiveAnswerer, question: str, *texts: str) -> Draft:
-    """The answer from English chunks "a", "b", ... ranked in the order given."""
+def _answer_from(answerer: ExtractiveAnswerer, question: str, *texts: str, lang: str = "en") -> Draft:
+    """The answer from chunks "a", "b", ... in `lang`, ranked in the order given."""
     q = Question.parse(question)
-    ranked = [ScoredChunk(_chunk(chr(97 + i), text, "en"), float(len(texts) - i)) for i, text in enumerate(texts)]
+    ranked = [ScoredChunk(_chunk(chr(97 + i), text, lang), float(len(texts) - i)) for i, text in enumerate(texts)]
     return answerer.answer(q, ranked, answerer.embeddings.embed_array([q.text])[0], {})
 
 
@@ -270,11 +270,10 @@ def test_a_menu_of_the_question_words_is_not_an_answer(embeddings: BundledEmbedd
 
 def test_a_sentence_that_wonders_is_not_an_answer(embeddings: BundledEmbeddings) -> None:
     """"有人开始想想GPT-4会是什么样的了。" ends in a full stop but asks; what it names is no answer."""
-    q = Question.parse("百度推出的类ChatGPT是什么？")
-    ranked = [ScoredChunk(_chunk("a", "然后已经有人开始想想百度推出的类ChatGPT会是什么样的了。", "zh"), 1.0)]
-    assert ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
-    said = [ScoredChunk(_chunk("b", "无论问什么，百度推出的类ChatGPT产品文心一言都能回答。", "zh"), 1.0)]
-    draft = ExtractiveAnswerer(embeddings).answer(q, said, embeddings.embed_array([q.text])[0], {})
+    q = "百度推出的类ChatGPT是什么？"
+    answerer = ExtractiveAnswerer(embeddings)
+    assert _answer_from(answerer, q, "然后已经有人开始想想百度推出的类ChatGPT会是什么样的了。", lang="zh").refused
+    draft = _answer_from(answerer, q, "无论问什么，百度推出的类ChatGPT产品文心一言都能回答。", lang="zh")
     assert not draft.refused and "文心一言" in draft.text  # 什么 before the last clause: a statement
 
 
@@ -626,11 +625,9 @@ def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
     later = _answer_from(ExtractiveAnswerer(embeddings), "Who was named the 2020 National Teacher of the Year?",
                          "Mrs. Rost and one of the finalists will be named the 2020 National Teacher of the Year.")
     assert later.refused  # who it was, the sentence does not say yet
-    q = Question.parse("零壹空间是谁创立的？")
-    ranked = [ScoredChunk(_chunk("zh", "零壹空间由舒畅创立，总部位于北京。", "zh"), 1.0)]
-    assert not ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
-    elsewhere = [ScoredChunk(_chunk("zh", "2017年2月，零壹空间在重庆两江新区布局，成立了子公司。", "zh"), 1.0)]
-    assert ExtractiveAnswerer(embeddings).answer(q, elsewhere, embeddings.embed_array([q.text])[0], {}).refused
+    founded = "零壹空间是谁创立的？"
+    assert not _answer_from(ExtractiveAnswerer(embeddings), founded, "零壹空间由舒畅创立，总部位于北京。", lang="zh").refused
+    assert _answer_from(ExtractiveAnswerer(embeddings), founded, "2017年2月，零壹空间在重庆两江新区布局，成立了子公司。", lang="zh").refused
 
 
 def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> None:
@@ -660,10 +657,9 @@ def test_a_figure_about_another_year_does_not_answer_how_much_in_the_asked_one(e
     assert not figures_of_other_years(q, "市场篇：472.58亿票房，银幕总数继续保持全球第一。")  # nothing binds it
     assert not figures_of_other_years(q, "2022年全国电影总票房300.67亿元，比2021年下降36%。")
     assert not figures_of_other_years(Question.parse("2022年全国电影总票房是多少"), "In 2021 it sold 1,234 tickets")
-    ranked = [ScoredChunk(_chunk("zh", text, "zh"), 1.0)]
-    assert ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {}).refused
-    held = [ScoredChunk(_chunk("zh", "2022年中国电影总票房为300.67亿元，比2021年的472.58亿元下降。", "zh"), 1.0)]
-    draft = ExtractiveAnswerer(embeddings).answer(q, held, embeddings.embed_array([q.text])[0], {})
+    answerer = ExtractiveAnswerer(embeddings)
+    assert _answer_from(answerer, q.text, text, lang="zh").refused
+    draft = _answer_from(answerer, q.text, "2022年中国电影总票房为300.67亿元，比2021年的472.58亿元下降。", lang="zh")
     assert not draft.refused and "300.67" in draft.text
 
 
