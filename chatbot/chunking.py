@@ -29,6 +29,12 @@ _SENTENCE_END = re.compile(
     r"[.;][”’\"')]*(?=\s)"  # English . or ; before whitespace, not after an initial or title
     r"|\n+"
 )
+# A period after one of these, followed by a lower-case word or a figure, abbreviates
+# ("WhatsApp Inc. of Mountain View", "Jr. and", "Jan. 5"): the sentence goes on
+_ABBREVIATED = re.compile(
+    r"\b(?:Inc|Corp|Co|Ltd|Bros|Jr|Sr|Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec|approx|est|Gov|Sen|Rep|Gen|Prof"
+    r"|Mt|Ft|Ave|Blvd|Dept|Univ|vol|[ie]\.g|[ie]\.e|cf)\.$")
+_GOES_ON = re.compile(r"\s+[a-z0-9]")
 
 
 def offline_encoding(name: str, cache_dir: Path) -> tiktoken.Encoding:
@@ -65,6 +71,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     spans: list[Span] = []
     pos = start
     for match in _SENTENCE_END.finditer(text, start, end):
+        if (match.group() == "." and _GOES_ON.match(text, match.end(), end)
+                and _ABBREVIATED.search(text, max(pos, match.end() - 8), match.end())):
+            continue
         _append_trimmed(text, pos, match.end(), spans)
         pos = match.end()
     _append_trimmed(text, pos, end, spans)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from chatbot.chunking import Chunker, offline_encoding
+from chatbot.chunking import Chunker, offline_encoding, split_sentences
 from chatbot.config import TOKEN_ENCODING
 from chatbot.loaders import load_file, normalize
 from chatbot.types import Chunk, LoadedDoc
@@ -189,6 +189,23 @@ def test_repeated_text_gets_distinct_ids(encoding: tiktoken.Encoding) -> None:
     chunks = Chunker(encoding, 32, 0).chunk(make_doc(text), "doc")
     assert len({c.text for c in chunks}) < len(chunks)  # the premise: identical chunk texts
     assert len({c.id for c in chunks}) == len(chunks)
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        pytest.param("It was made by WhatsApp Inc. of Mountain View, which Facebook bought.", 1, id="inc-of"),
+        pytest.param("Martin Luther King Jr. was born in 1929.", 1, id="jr-was"),
+        pytest.param("It opened on Jan. 5, 2020. Then it closed.", 2, id="jan-5"),
+        pytest.param("He bought shares of Apple Inc. The price rose.", 2, id="inc-at-the-end"),
+        pytest.param("It was cheap. and it sold out.", 2, id="lower-case-after-a-word"),
+    ],
+)
+def test_an_abbreviation_before_a_lower_case_word_does_not_end_a_sentence(text: str, sentences: int) -> None:
+    """A quote must not open inside a sentence ("of Mountain View, California, which was acquired
+    by Facebook"): "Inc." before "of" abbreviates; before a capital it may still end one."""
+    spans = split_sentences(text)
+    assert len(spans) == sentences, [text[sp.start : sp.end] for sp in spans]
 
 
 # -- very long sentences ----------------------------------------------------------------------
