@@ -4,7 +4,9 @@ It reads the ranked chunks sentence by sentence, scores each sentence as an answ
 question (IDF-weighted term coverage, the kind of answer wanted, the chunk's rank, and for a
 passage in the other language its embedding similarity), then quotes the best one, cut down
 to the clauses that carry the answer, and adds a second or third quote only when it brings
-something new (another document, a missing question term) within the length budget.
+something new (another document, a missing question term) within the length budget. A
+question that asks for several ("which companies", 哪些) prefers a sentence that enumerates
+them and keeps the whole list when it is cut.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when no close sentence holds the kind of answer asked for (quoting the topic is no answer): a
 time for "when", a place for "where", a figure of the asked kind for "how many" (money for a
@@ -159,6 +161,7 @@ class ExtractiveAnswerer:
     wanted_window = 0.7  # of the best score, where a sentence holding the wanted answer is looked for
     office_bonus = 0.05  # "which official": a name in apposition with an office (0.1 lost an rgb-dev answer)
     counted_bonus = 0.1  # "how many X": a figure that counts X over one that counts something else
+    list_bonus = 0.1  # "which companies", 哪些: a sentence that names several over one that names one
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
     # ... and any scoring within this share of the best (0.7 to 0.85 gave the same answers on
     # both packs; 0.6 cut rgb-dev rejection from 0.17 to 0.12)
@@ -225,6 +228,7 @@ class ExtractiveAnswerer:
             s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
+        listing = bool(_ASKS_LIST.search(q.text))
         office = _asks_office_holder(q)
         if asks_publication(q):  # the date line answers for the whole document
             for s in sents:
@@ -232,7 +236,9 @@ class ExtractiveAnswerer:
                     s.coverage = max((o.coverage for o in sents if o.evidence.chunk.doc_id == s.evidence.chunk.doc_id
                                       and not o.stamp), default=0.0)
         for s, found in zip(sents, found_in):
-            s.wanted = wanted_match(q, s.evidence.quote, found)
+            enumerates = listing and _lists(s.evidence.quote, found)
+            # for "哪些企业", items between 、 are the names asked for, though none looks like one
+            s.wanted = wanted_match(q, s.evidence.quote, found) or enumerates
             s.counts = counting and _counts_asked(q, s.evidence.quote, found)
             s.support = max((len(files_with[a] - {s.evidence.chunk.doc_id}) for a in s.answers), default=0)
             novel = any(t not in weights for t in s.terms if len(t) > 1 or t.isdigit())
@@ -242,6 +248,7 @@ class ExtractiveAnswerer:
             evidence = max(lexical, dense) + self.agreement_bonus * min(lexical, dense)
             s.score = (evidence + (self.wanted_bonus if s.wanted else 0.0) + 0.12 / (1 + s.rank)
                        + self.support_bonus * min(s.support, 2) + (self.counted_bonus if s.counts else 0.0)
+                       + (self.list_bonus if enumerates else 0.0)
                        + (self.full_date_bonus if q.wants == "date" and full_date(s.evidence.quote) else 0.0)
                        + (self.office_bonus if office and _OFFICE_HOLDER.search(s.evidence.quote) else 0.0)
                        - (0.0 if novel else 0.3) - (0.05 if len(s.evidence.quote) > 400 else 0.0))
@@ -423,6 +430,8 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     clause_wanted = [wanted_match(q, quote[p.start : p.end], answer_spans(q, quote[p.start : p.end], works=True))
                      for p in parts]
     office = _asks_office_holder(q)
+    # each further clause holding an answer: for "which companies" it is one more of the list
+    each = 0.1 if _ASKS_LIST.search(q.text) else 0.03
     best: tuple[float, int, int] | None = None
     for i in range(len(parts)):
         terms: set[str] = set()
@@ -437,7 +446,7 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
                 relevance = max(clause_relevance[i : j + 1])
             else:
                 relevance = sum(weights[t] for t in terms) / total
-            value = relevance + (1.0 if wanted else 0.0) + 0.03 * wanted - 0.0005 * length
+            value = relevance + (1.0 if wanted else 0.0) + each * wanted - 0.0005 * length
             if office and _OFFICE_HOLDER.search(quote, parts[i].start, parts[j].end):
                 value += 0.5  # "which official": the office holder, not the list that follows
             if best is None or value > best[0]:
@@ -490,6 +499,28 @@ def _is_menu(text: str) -> bool:
 
 def _asks_office_holder(q: Question) -> bool:
     return q.wants == "who" and bool(_OFFICE_Q.search(q.text))
+
+
+# A question that asks for several ("Which companies won ...?", "洛阳前瞻谋划了哪些未来产业?")
+_ASKS_LIST = re.compile(r"\b(?:which|what)\s+(?:(?!(?:is|was|has|does)\b)[a-z-]+\s+)?(?!(?:is|was|has|does|kinds?|types?)\b)"
+                        r"[a-z]+(?<!ss)s\b|哪些", re.I)
+
+
+_LIST_GAP = re.compile(r"\s*(?:[,，、;；]\s*(?:and\s+|or\s+)?|\s(?:and|or)\s+|和|及|与)\s*")
+
+
+def _lists(text: str, found: list[tuple[int, int]]) -> bool:
+    """Whether a sentence enumerates: four names in a row with only commas or "and" between
+    them ("CITIC Heavy Industry, China Yituo, ... and China Che"; three may be a name, its
+    office and its bureau), or items between 、."""
+    if text.count("、") >= 2:
+        return True
+    run = 1
+    for (_, end), (start, _) in zip(found, found[1:]):
+        run = run + 1 if _LIST_GAP.fullmatch(text, end, start) else 1
+        if run >= 4:
+            return True
+    return False
 
 
 _HOW_MANY = re.compile(r"\bhow (many|much)\b|多少|几", re.I)  # a count, not a rank or a rate

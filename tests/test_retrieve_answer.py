@@ -397,6 +397,38 @@ def test_for_an_office_holder_the_cut_keeps_the_name_beside_the_office_not_the_l
     assert "Zhao" not in names.quote and "Northern Glass" in names.quote, names.quote
 
 
+_AWARDED = ("Zhao Zhanwei, director of the Municipal Bureau of Industry and Information Technology, awarded "
+            "medals for 10 award-winning enterprises such as CITIC Heavy Industry, China Yituo, Axle Research "
+            "Institute, Xinqianglian, Chenhan Technology, Northern Glass, Qingluo Base, Luoyang Institute of "
+            "Intelligent Agricultural Equipment, and China Che Luoyang Company.")
+
+
+def test_a_question_asking_for_several_gets_the_sentence_that_lists_them(embeddings: BundledEmbeddings) -> None:
+    """ "Which companies": of two sentences that share as many of the question's words, the one
+    that enumerates names, not the one with a name, an office and a bureau."""
+    speech = ("Wei Shuhong, Deputy Director-General of the Luoyang Municipal Bureau of Industry and Information "
+              "Technology, hoped that the award-winning enterprises would turn their high-end equipment "
+              "into industrial advantages.")
+    question = "Which companies won the landmark equipment award?"
+    draft = _answer_from(ExtractiveAnswerer(embeddings), question, speech, _AWARDED)
+    assert not draft.refused and "China Yituo" in draft.text, draft.text
+    # a question about one company does not prefer a list
+    one = _answer_from(ExtractiveAnswerer(embeddings), "Which company hoped to turn its equipment into advantages?",
+                       speech, _AWARDED)
+    assert "Wei Shuhong" in one.text, one.text
+    # in Chinese the items between 、 are the names asked for, though none looks like a name
+    zh = _answer_from(ExtractiveAnswerer(embeddings), "哪些企业获奖？", "市工信局表示，获奖企业要继续创新。",
+                      "获奖企业有中信重工、中国一拖、轴研所和新强联。", lang="zh")
+    assert zh.text.startswith("获奖企业有中信重工"), zh.text
+
+
+def test_a_long_list_is_cut_to_keep_its_items_with_the_words_that_introduce_them() -> None:
+    q = Question.parse("Which companies won the landmark equipment award?")
+    cut = shorten(q, Evidence(_chunk("l", _AWARDED, "en"), 0, len(_AWARDED)), 300, {})
+    assert cut.quote.startswith("awarded medals") and cut.quote.endswith("China Che Luoyang Company."), cut.quote
+    assert _AWARDED[cut.start_char : cut.end_char] == cut.quote
+
+
 def test_a_quoted_slogan_is_never_cut_at_its_own_commas() -> None:
     text = ("The city will improve its work layout, streamline approvals for new plants, and strive to "
             "achieve the goal of “four strong, two excellent, three competitive”, officials said on Monday.")
