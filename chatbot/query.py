@@ -232,8 +232,8 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
             end -= len(text[start:end]) - len(text[start:end].rstrip(",."))  # "22," is 22
             if skip_calendar and (_CALENDAR.match(text, start) or any(a <= start < b for a, b in when)):
                 continue
-            if ordinal_skip and text[start - 1 : start] == "第":
-                continue  # "第73届大会": which session, not how much
+            if ordinal_skip and (text[start - 1 : start] == "第" or _ORDINAL_END.match(text, end)):
+                continue  # "第73届大会", "ranked 4th": which place, not how much
             glued = start > 0 and text[start - 1].isascii() and text[start - 1].isalpha() and not text[start:end].endswith("%")
             if glued or _IN_NAME.match(text, end):
                 continue  # "5G", "3D", "C919": part of a name, not a figure
@@ -256,6 +256,7 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
     return out
 
 
+_ORDINAL_END = re.compile(r"(?:st|nd|rd|th)\b")
 _YEAR_RE = re.compile(rf"(?<!\d){_YEAR}(?!\d)")
 
 

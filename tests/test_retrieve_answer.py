@@ -599,6 +599,10 @@ def test_a_number_inside_a_name_or_an_ordinal_is_no_figure_for_how_much() -> Non
     assert [growth[a:b] for a, b in answer_spans(q, growth)] == ["3%", "500"]
     assert wanted_match(Question.parse("洛阳排第几?"), "洛阳位列全国第一位。")  # unless it asks which place
     assert not wanted_match(q, "2022年建成第一座智慧矿山") and wanted_match(q, "2022年建成两座智慧矿山")
+    # the same in English: "ranked 4th" is a place, not a count, unless the question asks which place
+    ranked = "Two are in Luoyang, which ranked 4th, and 117 major enterprises make the 21st list."
+    assert [ranked[a:b] for a, b in answer_spans(Question.parse("How many enterprises are there?"), ranked)] == ["117"]
+    assert "4" in [ranked[a:b] for a, b in answer_spans(Question.parse("Where does Luoyang rank?"), ranked)]
 
 
 def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -> None:
