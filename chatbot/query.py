@@ -395,7 +395,13 @@ def relation_terms(q: Question) -> tuple[str, ...]:
         if q.text[at + 1 : at + 2] == "是":  # 谁是北京冬奥会第一棒火炬手: the role is last
             return tuple(after[-1:])
         return tuple(after[:1] if after else before[-1:])
+    agent = _BY_WHICH.search(q.text)  # 由哪家企业投资建设的: the verb after the agent, as after 谁
+    if agent:
+        return tuple(_han_words(q.text[agent.end() :])[:1])
     return tuple(_han_words(q.text)[-1:]) if _TITLE_END.search(q.text) else ()
+
+
+_BY_WHICH = re.compile(r"[由被]哪(?:家|个|位|些)(?:企业|公司|机构|单位|部门|集团|银行|媒体|团队|国家|城市|人)?")
 
 
 def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:

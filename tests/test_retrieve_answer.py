@@ -664,6 +664,9 @@ def test_an_english_who_question_that_no_close_sentence_names_anyone_is_refused(
     founded = "零壹空间是谁创立的？"
     assert not _answer_from(ExtractiveAnswerer(embeddings), founded, "零壹空间由舒畅创立，总部位于北京。", lang="zh").refused
     assert _answer_from(ExtractiveAnswerer(embeddings), founded, "2017年2月，零壹空间在重庆两江新区布局，成立了子公司。", lang="zh").refused
+    built = "昇腾人工智能实验室是由哪家企业投资建设的?"
+    assert _answer_from(ExtractiveAnswerer(embeddings), built, "昇腾人工智能实验室等一大批新项目落子布局。", lang="zh").refused
+    assert not _answer_from(ExtractiveAnswerer(embeddings), built, "昇腾人工智能实验室由华为投资建设。", lang="zh").refused
 
 
 def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> None:
@@ -675,6 +678,9 @@ def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> No
     assert Question.parse("2023年中国男足主教练").wants == "who"
     assert relation_terms(Question.parse("《重生之门》的导演")) == ("导演",)
     assert relation_terms(Question.parse("哪家企业排名第六?")) == ()  # an instance answers "which company"
+    # ... but "by which company" asks who did what follows, as 谁 does
+    assert relation_terms(Question.parse("昇腾人工智能实验室是由哪家企业投资建设的?")) == ("投资",)
+    assert relation_terms(Question.parse("这部电影由哪家公司出品？")) == ("出品",)
     assert relation_terms(Question.parse("Who founded the company?")) == ()  # English shows names
     # with no relation to state, a Chinese sentence must hold a name as before, not pass unread
     text = "实验室建设进展顺利。"
