@@ -427,8 +427,9 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     weights = {t: (idf or {}).get(t, 1.0) for t in q.terms}
     total = sum(weights.values()) or 1.0
     clause_terms = [set(tokenize(quote[p.start : p.end])) & set(weights) for p in parts]
+    # a clause holds the answer when it holds the kind asked for: a GDP's sum of money, not any figure
     clause_wanted = [wanted_match(q, quote[p.start : p.end], answer_spans(q, quote[p.start : p.end], works=True))
-                     for p in parts]
+                     and measure_match(q, quote[p.start : p.end]) for p in parts]
     office = _asks_office_holder(q)
     # each further clause holding an answer: for "which companies" it is one more of the list
     each = 0.1 if _ASKS_LIST.search(q.text) else 0.03

@@ -343,7 +343,8 @@ _MEASURES = {
         # not an exchange, frame, bit or heart rate, a power (功率), frequency, speed or resolution:
         # those are no percentages
         re.compile(r"(?<!exchange )(?<!frame )(?<!heart )(?<!bit )\b(rate|percentage|proportion|share)\b"
-                   r"|(?<![汇功频速辨帧])率|增速|增幅|涨幅|比例|占比|百分之", re.I),
+                   r"|\bby how much\b|\bhow (?:much|fast) did\b.*\b(?:grow|rise|increase|fall|drop|decline)\b"
+                   r"|(?<![汇功频速辨帧])率|增速|增幅|涨幅|比例|占比|百分之|(?:增长|增加|上涨|提高|下降|减少)了?多少", re.I),
         re.compile(r"\d\s*[%％]|百分之|百分点|\bper ?cent\b|\bpercentage points?\b|\d\s*(?:倍|成)|\b(?:times|fold)\b"
                    r"|[一二三四五六七八九十两]+(?:倍|成)", re.I)),
     "people": (

@@ -622,6 +622,20 @@ def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -
     assert measure_match(Question.parse("人民币汇率是多少"), "1美元兑6.9元人民币")  # an exchange rate is no percentage
     assert measure_match(Question.parse("5G下载速率是多少"), "峰值达1.2Gbps")
     assert measure_match(Question.parse("What is the frame rate of the camera?"), "It records at 120 fps.")
+    # how much something grew: a rate answers as well as an amount
+    grew = Question.parse("By how much did the operating income grow year-on-year last year?")
+    assert measure_match(grew, "a year-on-year increase of 9%") and measure_match(grew, "up 5 billion yuan")
+    assert measure_match(Question.parse("去年营业收入同比增长了多少?"), "同比增长9.81%")
+
+
+def test_a_cut_keeps_the_clause_with_the_figure_of_the_asked_kind() -> None:
+    """What made a sentence answer a GDP question is its sum of money: the cut must show it, not
+    a clause with some other figure that shares more of the question's words."""
+    text = ("Reporters learned from the Luoyang bureau that Luoyang introduced 17 tasks in its 2022 plan, "
+            "covering agricultural machinery, bearings, robots, new materials, new energy and logistics, "
+            "and the city aims in September to promote industrial cluster scale to 330 billion yuan.")
+    cut = shorten(Question.parse("What was Luoyang's GDP in 2022?"), Evidence(_chunk("g", text, "en"), 0, len(text)), 120, {})
+    assert "330 billion yuan" in cut.quote, cut.quote
 
 
 def test_a_figure_of_another_kind_does_not_answer_a_question_about_money_or_people(
