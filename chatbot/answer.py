@@ -36,6 +36,7 @@ from chatbot.query import (
     measure_match,
     number_forms,
     parts,
+    places,
     relation_terms,
     stamp,
     wanted_match,
@@ -262,6 +263,9 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(number_forms(n).search(seen) for n in q.numbers):
                 return False
+        asked_places = places(q.text)
+        if asked_places and places(s.evidence.quote) and not asked_places & places(s.evidence.quote):
+            return False  # "which company ranked first" is not answered by who ranked 4th and 6th
         if s.evidence.chunk.lang == q.lang:
             return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity
         # a year and one loosely glossed word are not evidence ("2022 World Cup History." for

@@ -420,6 +420,26 @@ def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:
     return all(not _about_years(text, at, asked) or value in elsewhere for at, value in figures)
 
 
+_ORDINAL_WORDS = {w: n for n, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth".split(), 1)}
+_HAN_ORDINALS = {c: n for n, c in enumerate("一二三四五六七八九十", 1)}
+# A place in a ranking: "ranked 4th", "ranked first", "No. 3", "第六名", "排名第一"
+_PLACE = re.compile(
+    r"\b(?:rank(?:s|ed)?|placed|finished|came|comes)\s+(?:(?:at|in)\s+)?(?:no\.?\s*)?(\d+)(?:st|nd|rd|th)?\b"
+    r"|\b(?:rank(?:s|ed)?|placed|finished|came|comes)\s+(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b"
+    r"|\b(\d+)(?:st|nd|rd|th)\b(?=\s+(?:place|position|largest|biggest))|\bno\.\s*(\d+)\b"
+    r"|第([一二三四五六七八九十]|\d+)(?=[名位])|排(?:名|在|行)?第([一二三四五六七八九十]|\d+)", re.I)
+
+
+def places(text: str) -> set[int]:
+    """The places in a ranking that text states ("ranked 4th" -> 4, 排名第一 -> 1)."""
+    out = set()
+    for m in _PLACE.finditer(text):
+        value = next(g for g in m.groups() if g)
+        out.add(int(value) if value.isdigit() else _ORDINAL_WORDS.get(value.lower()) or _HAN_ORDINALS[value])
+    return out
+
+
 _CLAUSE_MARK = re.compile(r"[，；;。]|,(?!\d)")  # not the comma of "1,234"
 _FIGURE_VALUE = re.compile(r"\d[\d,.]*\d|\d")
 

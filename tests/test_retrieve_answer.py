@@ -14,7 +14,16 @@ from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question, answer_spans, figures_of_other_years, measure_match, number_forms, relation_terms, wanted_match
+from chatbot.query import (
+    Question,
+    answer_spans,
+    figures_of_other_years,
+    measure_match,
+    number_forms,
+    places,
+    relation_terms,
+    wanted_match,
+)
 from chatbot.rank import FEATURES, Candidate, features
 from chatbot.retrieve import CROSS_SLOT, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
@@ -603,6 +612,19 @@ def test_a_number_inside_a_name_or_an_ordinal_is_no_figure_for_how_much() -> Non
     ranked = "Two are in Luoyang, which ranked 4th, and 117 major enterprises make the 21st list."
     assert [ranked[a:b] for a, b in answer_spans(Question.parse("How many enterprises are there?"), ranked)] == ["117"]
     assert "4" in [ranked[a:b] for a, b in answer_spans(Question.parse("Where does Luoyang rank?"), ranked)]
+
+
+def test_a_sentence_about_other_places_in_a_ranking_does_not_answer_the_asked_place(
+        embeddings: BundledEmbeddings) -> None:
+    assert places("Which company ranked first among the top ten?") == {1}
+    assert places("namely Luoyang, which ranked 4th, and Xinqianglian, which ranked 6th") == {4, 6}
+    assert places("洛阳钼业排名全球企业第621位") == {621} and places("韩国队排在第16") == {16}
+    assert places("the first batch of clusters") == set()  # "first" that is no place in a ranking
+    ranks = "Among the top ten, namely Luoyang Bearing, which ranked 4th, and Xinqianglian, which ranked 6th."
+    first = _answer_from(ExtractiveAnswerer(embeddings), "Which company ranked first among the top ten?", ranks)
+    assert first.refused, first.text
+    sixth = _answer_from(ExtractiveAnswerer(embeddings), "Which company ranked sixth among the top ten?", ranks)
+    assert not sixth.refused and "Xinqianglian" in sixth.text
 
 
 def test_a_question_about_money_a_rate_or_people_wants_a_figure_of_that_kind() -> None:
