@@ -436,7 +436,7 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
                      and measure_match(q, quote[p.start : p.end]) for p in parts]
     office = _asks_office_holder(q)
     # each further clause holding an answer: for "which companies" it is one more of the list
-    each = 0.1 if _ASKS_LIST.search(q.text) else 0.03
+    each = 0.05 if _ASKS_LIST.search(q.text) else 0.03
     best: tuple[float, int, int] | None = None
     for i in range(len(parts)):
         terms: set[str] = set()

@@ -436,6 +436,10 @@ def test_a_long_list_is_cut_to_keep_its_items_with_the_words_that_introduce_them
     cut = shorten(q, Evidence(_chunk("l", _AWARDED, "en"), 0, len(_AWARDED)), 300, {})
     assert cut.quote.startswith("awarded medals") and cut.quote.endswith("China Che Luoyang Company."), cut.quote
     assert _AWARDED[cut.start_char : cut.end_char] == cut.quote
+    # with room for a few clauses only, the question's words come before more names
+    short = shorten(Question.parse("Which enterprises received medals at the landmark equipment ceremony?"),
+                    Evidence(_chunk("l", _AWARDED, "en"), 0, len(_AWARDED)), 90, {})
+    assert short.quote.startswith("awarded medals"), short.quote
 
 
 def test_a_quoted_slogan_is_never_cut_at_its_own_commas() -> None:
