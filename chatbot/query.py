@@ -215,20 +215,33 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
     """Where text holds the kind of thing the question asks for, not already in the question
     (a publication stamp at the start excluded). `works`: for "who", titles in 《》 are names
     too (the answerer reads them so; the ranker's features, fitted without them, do not)."""
-    pattern = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _WORK_SPAN if works else _NAME_SPAN,
-               "where": _PLACE_SPAN, "often": _OFTEN_SPAN}.get(q.wants)
-    if pattern is None:
+    if q.wants not in _SPAN_PATTERNS:
         return []
-    skip = dateline_end(text)
-    asked = q.text.lower()
     skip_calendar = q.wants == "number" and not _YEARS_Q.search(q.text)  # "2014年以来", "2月1日": when, not how many
+    ordinal_skip = q.wants == "number" and not _ASKS_RANK.search(q.text)
+    asked = q.text.lower()
+    numbers = q.numbers
+    return [(start, end) for start, end in _kind_spans(q.wants, works, skip_calendar, ordinal_skip, text)
+            if text[start:end].lower() not in asked and text[start:end].rstrip("%,.") not in numbers]
+
+
+_SPAN_PATTERNS = {"number": _NUMBER_SPAN, "date": _DATE_SPAN, "who": _NAME_SPAN, "where": _PLACE_SPAN,
+                  "often": _OFTEN_SPAN}
+
+
+@lru_cache(maxsize=16384)
+def _kind_spans(wants: str, works: bool, skip_calendar: bool, ordinal_skip: bool,
+                text: str) -> tuple[tuple[int, int], ...]:
+    """answer_spans before the question's own words are left out: the same for every question
+    of a kind, so cached (the ranker reads the same candidates for many questions)."""
+    pattern = _WORK_SPAN if wants == "who" and works else _SPAN_PATTERNS[wants]
+    skip = dateline_end(text)
     out = []
     # a day of a date or a clock time ("Jul 22, 2020", "6:00 p.m.") is no figure for how many
     when = [(m.start(), m.end()) for m in _WHEN_IN_TEXT.finditer(text)] if skip_calendar else []
-    ordinal_skip = q.wants == "number" and not _ASKS_RANK.search(q.text)
     for m in pattern.finditer(text, skip):
         start, end = m.start(), m.end()
-        if q.wants == "number":
+        if wants == "number":
             end -= len(text[start:end]) - len(text[start:end].rstrip(",."))  # "22," is 22
             if skip_calendar and (_CALENDAR.match(text, start) or any(a <= start < b for a, b in when)):
                 continue
@@ -237,7 +250,7 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
             glued = start > 0 and text[start - 1].isascii() and text[start - 1].isalpha() and not text[start:end].endswith("%")
             if glued or _IN_NAME.match(text, end):
                 continue  # "5G", "3D", "C919": part of a name, not a figure
-        if q.wants == "who" and text[start:end].isascii():
+        if wants == "who" and text[start:end].isascii():
             if text[start:end].endswith(("'s", "’s")):
                 end -= 2
             words = text[start:end].split()
@@ -249,11 +262,8 @@ def answer_spans(q: Question, text: str, works: bool = False) -> list[tuple[int,
             if len(words) == 1 and _DEMONYM.match(text, start, end) and _ARTICLE.search(text[max(0, start - 6) : start]) \
                     and text[end : end + 2][1:].islower():
                 continue  # "the Austrian author": an adjective of nationality, not a name
-        span = text[start:end]
-        if span.lower() in asked or span.rstrip("%,.") in q.numbers:
-            continue
         out.append((start, end))
-    return out
+    return tuple(out)
 
 
 _ORDINAL_END = re.compile(r"(?:st|nd|rd|th)\b")

@@ -112,6 +112,16 @@ def test_nationality_adjectives_and_clause_openers_are_not_names() -> None:
     assert [text[a:b] for a, b in answer_spans(q, text)] == ["Peter Handke", "Jordan"]
 
 
+def test_answer_spans_leave_out_each_questions_own_words_though_the_spans_of_a_text_are_cached() -> None:
+    text = "Steve Jobs founded Apple with Steve Wozniak in 1976."
+    assert [text[a:b] for a, b in answer_spans(Question.parse("Who founded Apple?"), text)] == [
+        "Steve Jobs", "Steve Wozniak"]
+    assert [text[a:b] for a, b in answer_spans(Question.parse("Who did Steve Jobs found Apple with?"), text)] == [
+        "Steve Wozniak"]
+    assert [text[a:b] for a, b in answer_spans(Question.parse("Who founded Apple?"), text)] == [
+        "Steve Jobs", "Steve Wozniak"]  # the second question's words did not stick to the text
+
+
 def test_a_month_alone_is_a_date_as_5yue_is_but_the_verb_may_is_not() -> None:
     q = Question.parse("When was the list announced?")
     text = "At the beginning of May the list was announced; more may follow in early June."
