@@ -264,7 +264,7 @@ class ExtractiveAnswerer:
             if not all(number_forms(n).search(seen) for n in q.numbers):
                 return False
         asked_places = places(q.text)
-        if asked_places and places(s.evidence.quote) and not asked_places & places(s.evidence.quote):
+        if asked_places and (stated := places(s.evidence.quote)) and not asked_places & stated:
             return False  # "which company ranked first" is not answered by who ranked 4th and 6th
         if s.evidence.chunk.lang == q.lang:
             return s.coverage >= self.min_coverage or s.similarity >= self.min_similarity

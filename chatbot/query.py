@@ -330,7 +330,8 @@ def wanted_match(q: Question, text: str, spans: Sequence[tuple[int, int]] | None
 
 # "Where does Luoyang rank ...?": "the second city" answers it as "2nd" would
 _ASKS_RANK = re.compile(r"\b(rank|ranks|ranked|ranking|place|placed|edition|episode|session)\b|排名|排第|第几|哪一?[集期届次]", re.I)
-_ORDINAL_WORD = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b", re.I)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_ORDINAL_WORD = re.compile(rf"\b({'|'.join(_ORDINALS)})\b", re.I)
 
 
 def numeral(text: str, ordinals: bool = True) -> bool:
@@ -430,24 +431,19 @@ def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:
     return all(not _about_years(text, at, asked) or value in elsewhere for at, value in figures)
 
 
-_ORDINAL_WORDS = {w: n for n, w in enumerate(
-    "first second third fourth fifth sixth seventh eighth ninth tenth".split(), 1)}
-_HAN_ORDINALS = {c: n for n, c in enumerate("一二三四五六七八九十", 1)}
+_PLACE_VALUES = {**{w: n for n, w in enumerate(_ORDINALS, 1)}, **{c: n for n, c in enumerate("一二三四五六七八九十", 1)}}
 # A place in a ranking: "ranked 4th", "ranked first", "No. 3", "第六名", "排名第一"
 _PLACE = re.compile(
-    r"\b(?:rank(?:s|ed)?|placed|finished|came|comes)\s+(?:(?:at|in)\s+)?(?:no\.?\s*)?(\d+)(?:st|nd|rd|th)?\b"
-    r"|\b(?:rank(?:s|ed)?|placed|finished|came|comes)\s+(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b"
+    rf"\b(?:rank(?:s|ed)?|placed|finished|came|comes)\s+(?:(?:at|in)\s+)?(?:no\.?\s*)?"
+    rf"(?:(\d+)(?:st|nd|rd|th)?|({'|'.join(_ORDINALS)}))\b"
     r"|\b(\d+)(?:st|nd|rd|th)\b(?=\s+(?:place|position|largest|biggest))|\bno\.\s*(\d+)\b"
     r"|第([一二三四五六七八九十]|\d+)(?=[名位])|排(?:名|在|行)?第([一二三四五六七八九十]|\d+)", re.I)
 
 
 def places(text: str) -> set[int]:
     """The places in a ranking that text states ("ranked 4th" -> 4, 排名第一 -> 1)."""
-    out = set()
-    for m in _PLACE.finditer(text):
-        value = next(g for g in m.groups() if g)
-        out.add(int(value) if value.isdigit() else _ORDINAL_WORDS.get(value.lower()) or _HAN_ORDINALS[value])
-    return out
+    values = (next(g for g in m.groups() if g) for m in _PLACE.finditer(text))
+    return {int(v) if v.isdigit() else _PLACE_VALUES[v.lower()] for v in values}
 
 
 _CLAUSE_MARK = re.compile(r"[，；;。]|,(?!\d)")  # not the comma of "1,234"
