@@ -39,6 +39,7 @@ from chatbot.query import (
     places,
     relation_terms,
     stamp,
+    stated_relation,
     wanted_match,
 )
 from chatbot.terms import han_bigrams, tokenize, with_parts
@@ -137,6 +138,9 @@ def _shows(q: Question, s: Sentence) -> bool:
     quote = s.evidence.quote
     if q.wants == "who" and _NOT_YET.search(quote) and not _FUTURE_Q.search(q.text):
         return False  # "one of the finalists will be named ...": who it was, it does not say yet
+    stated = stated_relation(q) if s.evidence.chunk.lang == "en" else None
+    if stated and not (stated.search(quote) or any(stated.fullmatch(t) for t in s.context)):
+        return False  # "a case study on the 2017 French presidential election" does not say who won
     return s.wanted and measure_match(q, quote) and not figures_of_other_years(q, quote, s.evidence.chunk.text)
 
 

@@ -416,6 +416,56 @@ def relation_terms(q: Question) -> tuple[str, ...]:
 _BY_WHICH = re.compile(r"[由被]哪(?:家|个|位|些)(?:企业|公司|机构|单位|部门|集团|银行|媒体|团队|国家|城市|人)?")
 
 
+# An English "who" names what the person did ("who won", "who was awarded") or the office asked
+# about ("who is the CEO of", "the lead actress in"); a sentence that answers states it too.
+# Results ("the runner-up") are left out: "France ... defeating Croatia" names the runner-up
+# without the word.
+_WHO_VERB = re.compile(r"^\W*who\s+(?:(?:has|have|had)\s+been\s+|will\s+be\s+|(?:was|were|is|are|has|have|had|did)\s+)?"
+                       r"(?:(?:first|last|originally|actually|officially)\s+)?([a-z]+(?:ed|ing|s)|won|wrote|led|"
+                       r"bought|made|built|sang|took|ran|beat|founded|owns|wins)\b", re.I)
+_ROLE_WORDS = r"ceo|chief executive|chair(?:man|woman|person)?|president|director|actress|actor|coach|founder" \
+    r"|co-founder|mayor|governor|minister|prime minister|secretary|chancellor|author|writer|producer|owner" \
+    r"|captain|manager|composer|singer|host|screenwriter"
+_WHO_ROLE = re.compile(
+    rf"\bwho\s+(?:is|was|are|were|will be|has been)\s+(?:the\s+)?(?:(?:new|current|former|first|lead|leading|main|head)\s+)*"
+    rf"({_ROLE_WORDS})\b|'s\s+(?:(?:new|current|former|lead|head)\s+)*({_ROLE_WORDS})\b(?=[^?]*\?*\s*$)", re.I)
+# How a sentence states a verb or a role that its plain stem would miss
+_STATED = {
+    "won": r"won|wins?|winn\w*|victor\w*|champion\w*|crowned|defeat\w*|beat\w*|title",
+    "wrote": r"wr[io]t\w*|author\w*", "led": r"le[ad]\w*", "bought": r"b[ou][uy]\w*|acqui\w*|purchas\w*",
+    "acquir": r"acqui\w*|b[ou][uy]\w*|purchas\w*|takeover", "made": r"ma[dk]\w*", "built": r"buil\w*",
+    "sang": r"s[aiu]ng\w*", "took": r"t[ao][ok]\w*", "ran": r"r[au]n\w*", "found": r"found\w*|co-found\w*|establish\w*",
+    "ceo": r"ceo|chief executive", "chief executive": r"ceo|chief executive", "director": r"direct\w*",
+    "actress": r"actress\w*|actor\w*|star\w*|play\w*|cast|role", "actor": r"actor\w*|actress\w*|star\w*|play\w*|cast|role",
+    "author": r"author\w*|wr[io]t\w*", "writer": r"wr[io]t\w*|author\w*", "screenwriter": r"screenwr\w*|wr[io]t\w*|script\w*",
+    "founder": r"found\w*|co-found\w*", "co-founder": r"found\w*|co-found\w*", "producer": r"produc\w*", "owner": r"own\w*",
+    "composer": r"compos\w*", "singer": r"s[aiu]ng\w*", "host": r"host\w*", "coach": r"coach\w*",
+    "chair": r"chair\w*", "chairman": r"chair\w*", "chairwoman": r"chair\w*", "chairperson": r"chair\w*",
+}
+_NOT_VERBS = frozenset("is was are were has have had does did will would can could should its this these those".split())
+
+
+@lru_cache(maxsize=1024)
+def stated_relation(q: Question) -> re.Pattern[str] | None:
+    """For an English "who" question, what a sentence must say to answer it: the verb asked ("who
+    won" -> won, winner, champion, defeated ...; "who directed" -> direct...) or the office ("who is
+    the CEO of" -> CEO, chief executive). None for other questions."""
+    if q.lang != "en" or q.wants != "who":
+        return None
+    role = _WHO_ROLE.search(q.text)
+    if role:
+        word = (role.group(1) or role.group(2)).lower()
+        return re.compile(rf"\b(?:{_STATED.get(word, re.escape(word))})\b", re.I)
+    verb = _WHO_VERB.match(q.text)
+    if not verb or verb.group(1).lower() in _NOT_VERBS:
+        return None
+    word = verb.group(1).lower()
+    stem = re.sub(r"(?:ing|ed|es|s)$", "", word) if word not in _STATED else word
+    stem = stem[:-1] if stem.endswith("e") and len(stem) > 4 else stem
+    forms = _STATED.get(stem) or _STATED.get(word) or rf"{re.escape(stem)}\w*"
+    return re.compile(rf"\b(?:{forms})\b", re.I)
+
+
 def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:
     """For "how much in 2022": whether every figure of the asked kind in text is about another
     year: its clause names only other years, or, naming none, the last year before it in text
