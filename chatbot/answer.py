@@ -40,6 +40,7 @@ from chatbot.query import (
     relation_terms,
     stamp,
     stated_relation,
+    states_relation,
     wanted_match,
 )
 from chatbot.terms import han_bigrams, tokenize, with_parts
@@ -134,7 +135,7 @@ def _shows(q: Question, s: Sentence) -> bool:
     says 创立, and "who was named" not by one saying who will be."""
     relation = relation_terms(q) if s.evidence.chunk.lang == "zh" else ()
     if relation:
-        return all(t in s.evidence.quote or t in s.context for t in relation)
+        return all(states_relation(t, s.evidence.quote) or t in s.context for t in relation)
     quote = s.evidence.quote
     if q.wants == "who" and _NOT_YET.search(quote) and not _FUTURE_Q.search(q.text):
         return False  # "one of the finalists will be named ...": who it was, it does not say yet

@@ -415,6 +415,18 @@ def relation_terms(q: Question) -> tuple[str, ...]:
 
 _BY_WHICH = re.compile(r"[由被]哪(?:家|个|位|些)(?:企业|公司|机构|单位|部门|集团|银行|媒体|团队|国家|城市|人)?")
 
+# A role as the subject of what it says or does, with no one named ("，导演也透露", "不如说导演在拍"):
+# the word opens a clause and an adverb or a verb of saying follows ("季军则是《X》" names one)
+_BARE_ROLE_AFTER = re.compile(r"[也还都却则就曾又在将已正便](?![是为])|表示|透露|说|称|认为|坦言|介绍|直言")
+_BARE_ROLE_BEFORE = re.compile(r"(?:^|[，。；：！？、\s“”（）]|[说的让被和与称])$")
+
+
+def states_relation(term: str, text: str) -> bool:
+    """Whether text states a Chinese relation term of `relation_terms` about someone: it says the
+    word, and not only as a bare role ("导演也透露 ..." names no director)."""
+    return any(not (_BARE_ROLE_BEFORE.search(text, 0, m.start()) and _BARE_ROLE_AFTER.match(text, m.end()))
+               for m in re.finditer(re.escape(term), text))
+
 
 # An English "who" names what the person did ("who won", "who was awarded") or the office asked
 # about ("who is the CEO of", "the lead actress in"); a sentence that answers states it too.

@@ -23,6 +23,7 @@ from chatbot.query import (
     places,
     relation_terms,
     stated_relation,
+    states_relation,
     wanted_match,
 )
 from chatbot.rank import FEATURES, Candidate, features
@@ -737,6 +738,25 @@ def test_a_chinese_who_question_names_the_relation_a_sentence_must_state() -> No
     text = "实验室建设进展顺利。"
     which = Sentence(Evidence(_chunk("zh", text, "zh"), 0, len(text)), 0, set())
     assert not _shows(Question.parse("昇腾人工智能实验室是由哪家企业投资建设的?"), which)
+
+
+def test_a_bare_role_as_a_subject_names_no_one() -> None:
+    """"导演也透露" says what the director said, not who directs; "季军则是《X》" and "该剧导演郭帆表示"
+    name the holder."""
+    assert not states_relation("导演", "剧中王俊凯饰演的庄文杰出生于盗贼世家，导演也透露 ...")
+    assert not states_relation("导演", "与其说导演在翻拍《忠犬八公》，不如说导演在拍特定年代的中国。")
+    assert states_relation("季军", "排名第二的是《忠犬八公》；季军则是《超级马力欧兄弟大电影》")
+    assert states_relation("导演", "该剧导演郭帆表示，续集已在筹备。")
+    assert states_relation("导演", "郭帆导演表示，续集已在筹备。")
+    assert states_relation("创立", "零壹空间由舒畅创立。") and not states_relation("创立", "零壹空间成立于2015年。")
+
+
+def test_a_chinese_role_question_is_refused_when_the_role_names_no_one(embeddings: BundledEmbeddings) -> None:
+    answerer = ExtractiveAnswerer(embeddings)
+    question = "《重生之门》的导演"
+    assert _answer_from(answerer, question, "《重生之门》中王俊凯饰演的庄文杰出生于盗贼世家，导演也透露了续集。", lang="zh").refused
+    draft = _answer_from(answerer, question, "《重生之门》的导演是黄伟，该剧由王俊凯主演。", lang="zh")
+    assert not draft.refused and "黄伟" in draft.text
 
 
 def test_an_english_who_question_names_the_verb_or_office_a_sentence_must_state(embeddings: BundledEmbeddings) -> None:
