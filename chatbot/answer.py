@@ -31,6 +31,7 @@ from chatbot.query import (
     Question,
     answer_spans,
     asks_publication,
+    asks_role,
     figures_of_other_years,
     full_date,
     measure_match,
@@ -142,7 +143,25 @@ def _shows(q: Question, s: Sentence) -> bool:
     stated = stated_relation(q) if s.evidence.chunk.lang == "en" else None
     if stated and not (stated.search(quote) or any(stated.fullmatch(t) for t in s.context)):
         return False  # "a case study on the 2017 French presidential election" does not say who won
+    if stated and asks_role(q) and stated.search(quote) and not _names_role(q, quote, stated):
+        return False  # "the leading role of the chairman of the alliance" names no chairman
     return s.wanted and measure_match(q, quote) and not figures_of_other_years(q, quote, s.evidence.chunk.text)
+
+
+def _names_role(q: Question, text: str, stated: re.Pattern[str]) -> bool:
+    """Whether a sentence names someone beside the role asked for ("director, Francis Ford
+    Coppola", "Facebook CEO Mark Zuckerberg"): within a few words of it. A single capitalised
+    word opening the sentence is not taken for a name ("Give full play to ... the chairman")."""
+    names = [(a, b) for a, b in answer_spans(q, text, works=True)
+             if " " in text[a:b] or text[:a].strip(_OPENING)]
+    roles = [(m.start(), m.end()) for m in stated.finditer(text)]
+    return any(len(_WORD.findall(text[min(b, d):max(a, c)])) <= _ROLE_GAP_WORDS
+               for a, b in names for c, d in roles)
+
+
+_ROLE_GAP_WORDS = 4
+_WORD = re.compile(r"\w+")
+_OPENING = " \"'“‘([-–—…."
 
 
 # A choice still to come, in a sentence, and a question about the future (which it may answer)

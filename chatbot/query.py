@@ -457,6 +457,11 @@ _STATED = {
 _NOT_VERBS = frozenset("is was are were has have had does did will would can could should its this these those".split())
 
 
+def asks_role(q: Question) -> bool:
+    """Whether an English "who" question asks who holds a role ("Who is the CEO of ...?")."""
+    return q.lang == "en" and q.wants == "who" and bool(_WHO_ROLE.search(q.text))
+
+
 @lru_cache(maxsize=1024)
 def stated_relation(q: Question) -> re.Pattern[str] | None:
     """For an English "who" question, what a sentence must say to answer it: the verb asked ("who

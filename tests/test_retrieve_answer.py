@@ -788,6 +788,22 @@ def test_an_english_who_question_names_the_verb_or_office_a_sentence_must_state(
     assert not won.refused and "Macron" in won.text
 
 
+def test_an_english_role_question_needs_a_name_beside_the_role(embeddings: BundledEmbeddings) -> None:
+    """"Give full play to the leading role of the chairman of the alliance" says "chairman" but
+    names no chairman: a capitalised word opening a sentence is no name, and a name far from the
+    role word holds some other part."""
+    answerer = ExtractiveAnswerer(embeddings)
+    question = "Who is the chairman of Luoyang Xinqianglian?"
+    assert _answer_from(answerer, question, "Give full play to the leading role of the chairman of the "
+                        "industrial alliance of Luoyang Xinqianglian and hold a meeting every quarter.").refused
+    assert _answer_from(answerer, question, "The chairman of Luoyang Xinqianglian spoke at the forum, which "
+                        "was opened by the city's mayor Zhang Wei.").refused
+    for text, name in [("Zhao Zhanwei, chairman of Luoyang Xinqianglian, spoke at the forum.", "Zhao Zhanwei"),
+                       ("Luoyang Xinqianglian chairman Zhao Zhanwei spoke at the forum.", "Zhao Zhanwei")]:
+        draft = _answer_from(answerer, question, text)
+        assert not draft.refused and name in draft.text, text
+
+
 def test_a_figure_about_another_year_does_not_answer_how_much_in_the_asked_one(embeddings: BundledEmbeddings) -> None:
     """2021's box office is no answer to 2022's, wherever the passage repeats the figure."""
     q = Question.parse("2022年中国电影的总票房是多少")
