@@ -18,7 +18,7 @@ from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ChatbotError, IndexMissingError, LLMError
 from chatbot.ingest import Ingestor, IngestReport, ingest_lock
 from chatbot.query import condense, needs_context
-from chatbot.retrieve import Retrieval, Retriever
+from chatbot.retrieve import Retrieval, Retriever, evidence_first
 from chatbot.store import FileEntry, Store
 from chatbot.types import Answer
 
@@ -151,7 +151,10 @@ class Chatbot:
 
     def _answer_step(self, inputs: dict[str, Any]) -> Answer:
         found: Retrieval = inputs["found"]
-        ranked = found.ranked
+        # the extractive reading runs in every mode: the passages it quotes go first, in the
+        # sources listed and in an LLM's context, and it is LLM mode's fallback
+        extractive = self.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
+        ranked = evidence_first(found.ranked, found.further, extractive.evidence)
         draft: Draft | None = None
         mode, prompt, notice = "extractive", "", ""
         if self.llm is not None and inputs.get("mode", "llm") == "llm":
@@ -162,7 +165,7 @@ class Chatbot:
                 log.warning("llm answer failed, using extractive: %s", exc)
                 notice = f"The language model could not answer ({exc}). This is the extractive answer."
         if draft is None:
-            draft = self.extractive.answer(found.question, ranked, found.qvec, found.idf, found.further)
+            draft = extractive
         citations = tuple(to_citation(i, ev) for i, ev in enumerate(draft.evidence, 1))
         related = tuple(to_citation(i, ev) for i, ev in enumerate(draft.related, 1))
         return Answer(

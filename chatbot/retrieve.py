@@ -5,15 +5,20 @@ Modes (Settings.retrieval), kept side by side for the ablation in evals/README.m
 - keyword: BM25 (SQLite FTS5) only
 - fused:   union of both, min-max normalised scores averaged
 - ranked:  the union re-ordered by the fitted second stage (`chatbot.rank`), the default
+
+In every mode the answer step then moves the passages its extractive reading quotes to the
+front (`evidence_first`): the sources an answer lists and the context an LLM reads start with them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from chatbot.citations import Evidence
 from chatbot.embeddings import BundledEmbeddings
 from chatbot.query import Question
 from chatbot.rank import Candidate, Ranker, features
@@ -107,10 +112,30 @@ class Retriever:
         ranked = dedupe([
             ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered
         ])
-        top = keep_other_language(q, ranked, k)
-        shown = {sc.chunk.id for sc in top}
-        further = [sc for sc in ranked if sc.chunk.id not in shown and sc.chunk.lang != q.lang][:FURTHER]
+        top, further = split_top(q, ranked, k)
         return Retrieval(question=q, ranked=top, qvec=qvec, idf=idf, further=further)
+
+
+def split_top(q: Question, ranked: list[ScoredChunk], k: int) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+    """The top k (with the other language's slot) and the next FURTHER passages in the other language."""
+    top = keep_other_language(q, ranked, k)
+    shown = {sc.chunk.id for sc in top}
+    return top, [sc for sc in ranked if sc.chunk.id not in shown and sc.chunk.lang != q.lang][:FURTHER]
+
+
+def evidence_first(ranked: Sequence[ScoredChunk], further: Sequence[ScoredChunk],
+                   evidence: Sequence[Evidence]) -> list[ScoredChunk]:
+    """The passages an answer quotes, in the order it quotes them, then the rest as ranked.
+
+    The reader's verdict is the last ranking stage: the second stage scores whole passages, the
+    extractive answerer reads their sentences for one that states what is asked (a full date,
+    a name beside the verb asked), which is what tells the passage holding the answer from a
+    same-topic one. A quoted passage from `further` (below the top k) joins the list.
+    """
+    by_id = {sc.chunk.id: sc for sc in [*ranked, *further]}
+    quoted = [by_id[i] for i in dict.fromkeys(ev.chunk.id for ev in evidence) if i in by_id]
+    ids = {sc.chunk.id for sc in quoted}
+    return quoted + [sc for sc in ranked if sc.chunk.id not in ids]
 
 
 FURTHER = 6  # passages in the other language read before a refusal (3 answered one seeds question fewer)

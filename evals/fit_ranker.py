@@ -23,12 +23,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatbot.app import build  # noqa: E402 - after the path set-up above
+from chatbot.answer import ExtractiveAnswerer  # noqa: E402 - after the path set-up above
+from chatbot.app import Chatbot  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
+from chatbot.embeddings import BundledEmbeddings  # noqa: E402
 from chatbot.evals import EvalQuestion, histories, load_pack  # noqa: E402
 from chatbot.query import Question, condense  # noqa: E402
 from chatbot.rank import WEIGHTS_PATH, Candidate, Ranker, features, fit  # noqa: E402
-from chatbot.retrieve import Retriever, dedupe, keep_other_language  # noqa: E402
+from chatbot.retrieve import Retriever, dedupe, evidence_first, keep_other_language, split_top  # noqa: E402
 from chatbot.types import ScoredChunk  # noqa: E402
 
 PACKS = [ROOT / "evals" / "seeds", ROOT.parent / "shared" / "evals" / "rgb-dev"]
@@ -45,12 +47,15 @@ class Item:
     cands: list[Candidate]
     x: np.ndarray
     y: np.ndarray
+    parsed: Question  # as retrieval parsed it (a follow-up rewritten)
+    qvec: np.ndarray
+    idf: dict[str, float]
 
 
-def collect(pack: Path, k: int) -> list[Item]:
+def collect(pack: Path, k: int, embeddings: BundledEmbeddings) -> list[Item]:
     items = []
     with tempfile.TemporaryDirectory(prefix="chatbot-fit-") as tmp:
-        bot = build(Settings(data_dir=Path(tmp)))
+        bot = Chatbot(Settings(data_dir=Path(tmp)), embeddings)
         bot.ingest([pack / "corpus"], progress=False)
         store = bot.store()
         retriever = Retriever(store, bot.embeddings, k, mode="fused", candidates=30)
@@ -64,7 +69,7 @@ def collect(pack: Path, k: int) -> list[Item]:
             cands = retriever.candidates(parsed, qvec)
             x = features(parsed, cands, idf)
             y = np.array([1.0 if c.chunk.file in q.gold_files else 0.0 for c in cands])
-            items.append(Item(pack.name, q, cands, x, y))
+            items.append(Item(pack.name, q, cands, x, y, parsed, qvec, idf))
     return items
 
 
@@ -93,6 +98,13 @@ def file_rank(item: Item, scores: np.ndarray, k: int = TOP_K) -> int:
 def cross_slot_rank(item: Item, scores: np.ndarray, k: int = TOP_K) -> int:
     """file_rank after the retriever's other-language slot."""
     return _gold_rank(item, keep_other_language(Question.parse(item.q.question), _ranked(item, scores), k))
+
+
+def reader_rank(item: Item, scores: np.ndarray, reader: ExtractiveAnswerer, k: int = TOP_K) -> int:
+    """file_rank of what an answer lists: the slot, then the passages the extractive answer quotes first."""
+    top, further = split_top(item.parsed, _ranked(item, scores), k)
+    draft = reader.answer(item.parsed, top, item.qvec, item.idf, further)
+    return _gold_rank(item, evidence_first(top, further, draft.evidence))
 
 
 def baseline_scores(item: Item, mode: str) -> np.ndarray:
@@ -144,28 +156,36 @@ def main() -> int:
     parser.add_argument("--fit", action="store_true", help="fit and write chatbot/ranker.json")
     args = parser.parse_args()
     packs = [p for p in PACKS if (p / "questions.jsonl").exists()]
-    items = [it for p in packs for it in collect(p, 6)]
+    embeddings = BundledEmbeddings()
+    reader = ExtractiveAnswerer(embeddings, Settings().max_citations)
+    items = [it for p in packs for it in collect(p, 6, embeddings)]
     groups = [(i.x, i.y) for i in items]
     columns: dict[str, list[list[int]]] = {
         m: [[file_rank(i, baseline_scores(i, m)) for i in items]] for m in ("dense", "keyword", "fused")
     }
-    cvs, cv_crosses = [], []
+    cvs, cv_crosses, cv_readers = [], [], []
     for split in range(SPLITS):
         folds = [fold_of(i.q.id, split) for i in items]
-        cv, cv_cross = [0] * len(items), [0] * len(items)
+        cv, cv_cross, cv_reader = [0] * len(items), [0] * len(items), [0] * len(items)
         for fold in range(FOLDS):
             ranker = fit([g for g, f in zip(groups, folds) if f != fold])
             for n, i in enumerate(items):
                 if folds[n] == fold:
                     scores = ranker.score(i.x)
                     cv[n], cv_cross[n] = file_rank(i, scores), cross_slot_rank(i, scores)
+                    cv_reader[n] = reader_rank(i, scores, reader)
         cvs.append(cv)
         cv_crosses.append(cv_cross)
+        cv_readers.append(cv_reader)
     columns[f"ranked ({FOLDS}-fold CV)"] = cvs
     columns["ranked + other-language slot (CV)"] = cv_crosses
+    columns["+ quoted passages first (CV)"] = cv_readers
     final = fit(groups) if args.fit else Ranker.load()
-    columns["ranked + slot (in-sample)" if args.fit else "ranked + slot (committed weights: what runs)"] = [[
+    columns["ranked + slot (in-sample)" if args.fit else "ranked + slot (committed weights)"] = [[
         cross_slot_rank(i, final.score(i.x)) for i in items
+    ]]
+    columns["+ quoted first (in-sample)" if args.fit else "+ quoted first (committed weights: what runs)"] = [[
+        reader_rank(i, final.score(i.x), reader) for i in items
     ]]
     if args.fit:
         h1, h5, mrr = np.mean([summarize(cv) for cv in cvs], axis=0)

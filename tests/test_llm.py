@@ -20,12 +20,15 @@ import pytest
 from fake_openai import Fail, FakeOpenAI, Reply, Stall, serve
 
 from chatbot.answer import REFUSAL
+from chatbot.app import Chatbot
 from chatbot.citations import check, to_citation
 from chatbot.config import Settings
+from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ConfigError, LLMError, PromptError
 from chatbot.llm import LLMAnswerer
 from chatbot.prompts import load_prompt
 from chatbot.query import Question
+from chatbot.retrieve import Retrieval
 from chatbot.types import Chunk, ScoredChunk
 
 REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -215,6 +218,20 @@ def test_document_text_reaches_the_model_only_inside_the_fenced_context(answerer
     outside = re.sub(r"<<<\n.*?\n>>>", "", user, flags=re.S)
     assert "PWNED" not in outside and user.count("<<<") == 2 and user.count(">>>") == 2
     assert user.rstrip().endswith(f"Question: {q.text}")
+
+
+def test_the_passage_the_extractive_reading_quotes_opens_the_models_context(
+        tmp_path: Path, fake_openai: FakeOpenAI, embeddings: BundledEmbeddings) -> None:
+    """The ranker put Germany first; the sentence that answers is in France, so France is [1]."""
+    bot = Chatbot(llm_settings(tmp_path, fake_openai.base_url, answer_mode="llm"), embeddings)
+    q = Question.parse("What is the capital of France?")
+    found = Retrieval(question=q, ranked=ranked(GERMANY, FRANCE), qvec=embeddings.embed_array([q.text])[0], idf={})
+    fake_openai.script(Reply("Paris is the capital of France [1]."))
+    answer = bot._answer_step({"found": found, "question": q.text, "t0": time.perf_counter(), "mode": "llm"})
+    user = fake_openai.last_messages()[1]["content"]
+    assert user.index("[1] source: france.md") < user.index("[2] source: germany.md")
+    assert answer.mode == "llm" and [c.file for c in answer.citations] == ["france.md"]
+    assert answer.retrieved_files() == ["france.md", "germany.md"]
 
 
 def test_api_key_or_placeholder_is_sent(tmp_path: Path, fake_openai: FakeOpenAI) -> None:

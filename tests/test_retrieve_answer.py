@@ -27,7 +27,7 @@ from chatbot.query import (
     wanted_match,
 )
 from chatbot.rank import FEATURES, Candidate, features
-from chatbot.retrieve import CROSS_SLOT, keep_other_language
+from chatbot.retrieve import CROSS_SLOT, evidence_first, keep_other_language
 from chatbot.terms import tokenize, tokenize_spans
 from chatbot.types import Chunk, ScoredChunk
 
@@ -74,6 +74,27 @@ def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_d
     found = build(make_settings(seeded_data_dir)).retriever().retrieve("平顶山高新区目前有多少家高新技术企业？")
     files = [sc.chunk.file for sc in found.ranked[:5]]
     assert any(sc.chunk.lang == "en" for sc in found.ranked[:5]), files
+
+
+def test_the_passages_an_answer_quotes_go_first_in_the_order_quoted() -> None:
+    ranked = [_scored(f"p{i}", "en", 0.3, 9 - i) for i in range(5)]
+    further = [_scored("zh0", "zh", 0.2, 1)]
+    quotes = [Evidence(ranked[3].chunk, 0, 4), Evidence(further[0].chunk, 0, 4), Evidence(ranked[3].chunk, 5, 9),
+              Evidence(ranked[1].chunk, 0, 4)]
+    order = [sc.chunk.file for sc in evidence_first(ranked, further, quotes)]
+    assert order == ["p3.txt", "zh0.txt", "p1.txt", "p0.txt", "p2.txt", "p4.txt"]
+    assert evidence_first(ranked, further, []) == ranked  # a refusal keeps the ranker's order
+
+
+def test_an_answer_lists_the_passage_it_quotes_first(seeded_bot: Chatbot) -> None:
+    """The ranker's lexical features prefer the Chinese articles; the English one that answers is
+    listed first once the answer quotes it."""
+    question = "平顶山高新区目前有多少家高新技术企业？"
+    ranker_order = [sc.chunk.id for sc in seeded_bot.retriever().retrieve(question).ranked]
+    answer = seeded_bot.ask(question)
+    assert not answer.refused and answer.citations[0].file.startswith("003_")
+    assert answer.retrieved[0].chunk.id == answer.citations[0].chunk_id != ranker_order[0]
+    assert set(ranker_order) <= {sc.chunk.id for sc in answer.retrieved}
 
 
 # -- question types and answer-like spans -----------------------------------------------------
