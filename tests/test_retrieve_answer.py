@@ -9,7 +9,18 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import REFUSAL, Draft, ExtractiveAnswerer, Sentence, _is_menu, _shows, _split_glued, clauses, shorten
+from chatbot.answer import (
+    REFUSAL,
+    Draft,
+    ExtractiveAnswerer,
+    Sentence,
+    _is_menu,
+    _shows,
+    _split_glued,
+    _stem,
+    clauses,
+    shorten,
+)
 from chatbot.app import Chatbot, build
 from chatbot.chunking import Span
 from chatbot.citations import Evidence, check, markers
@@ -267,6 +278,23 @@ def test_a_near_tie_may_answer_when_the_two_best_sentences_lack_the_questions_ye
     assert not draft.refused and [ev.chunk.doc_id for ev in draft.evidence] == ["c"]
     answerer.close_ratio = 1.01  # only the two best: both files lack 2004, so it refuses
     assert _answer_from(answerer, "Which city hosted the Olympic Games in 2004?", *texts).refused
+
+
+def test_an_asked_word_in_another_form_counts_for_less_than_the_word(embeddings: BundledEmbeddings) -> None:
+    """'winning best picture' answers 'Which movie won Best Picture' before a sentence that only
+    names the ceremony; a form counts for less than the word itself."""
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "Which movie won Best Picture at the 90th Academy Awards?",
+                         "The 90th Academy Awards honored the best picture and the best actors of 2017. "
+                         "At the 90th Academy Awards, The Shape of Water was winning best picture.")
+    assert not draft.refused and draft.evidence[0].quote.startswith("At the 90th"), draft.text
+    q = Question.parse("When was the game released?")
+    answerer = ExtractiveAnswerer(embeddings)
+    text = "The game was released in May. The game release was in May. The game was out in May."
+    sents = answerer.sentences([ScoredChunk(_chunk("a", text, "en"), 1.0)])
+    answerer.score(q, sents, {}, None)
+    exact, form, neither = (s.coverage for s in sents)
+    assert exact > form > neither
+    assert _stem("planned") == _stem("plan") and _stem("won") == _stem("winning") and _stem("winner") != _stem("won")
 
 
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
