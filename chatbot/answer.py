@@ -36,6 +36,7 @@ from chatbot.query import (
     full_date,
     measure_match,
     number_forms,
+    other_variant,
     parts,
     places,
     relation_terms,
@@ -87,6 +88,7 @@ class Sentence:
     answers: frozenset[str] = frozenset()  # the answer-like spans it holds (names, dates, figures)
     support: int = 0  # other retrieved files that hold one of them too
     counts: bool = False  # a figure followed by what the question counts ("7436名本科生", "10 stations")
+    kin: bool = False  # its answers are about another of the asked thing's kin ("Splatoon 1" for "Splatoon 2")
     words_met: int = 0  # in the other language: the question's words (not numbers) met through the lexicon
     score: float = 0.0
 
@@ -280,6 +282,7 @@ class ExtractiveAnswerer:
             s.coverage = cov
             found_in.append(found := answer_spans(q, quote, works=True))
             s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
+            s.kin = other_variant(q, quote, found)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
         listing = bool(_ASKS_LIST.search(q.text))
@@ -317,6 +320,8 @@ class ExtractiveAnswerer:
     def supported(self, q: Question, s: Sentence, ranked: Sequence[ScoredChunk] = ()) -> bool:
         if s.stamp and not asks_publication(q):
             return False  # a date line says when the document was published, and nothing else
+        if s.kin:
+            return False  # "Splatoon 1 ... released in 2015" does not say when Splatoon 2 was
         if q.numbers:  # a year or figure in the question must appear in what we read of that file
             doc = s.evidence.chunk.doc_id
             seen = " ".join([s.evidence.chunk.title, s.evidence.chunk.text]

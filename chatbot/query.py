@@ -539,3 +539,28 @@ def _about_years(text: str, at: int, asked: set[str]) -> bool:
         return bool(clause & asked)
     before = _YEAR_RE.findall(text, 0, at)
     return not before or before[-1] in asked
+
+
+# A named thing with a number that tells it from its kin: "Splatoon 2", "Pixel 5a", "Season 3"
+_VARIANT = re.compile(r"\b([A-Za-z][A-Za-z'’-]+)\s+(\d{1,2}[a-z]?)\b(?![\d.,:/%-])")
+
+
+def other_variant(q: Question, text: str, found: list[tuple[int, int]]) -> bool:
+    """Whether the answer-like spans `found` in text are about another of the asked thing's kin:
+    the thing named last before each span (or, with none before, first after it) is one with
+    another number ("Splatoon 1 was released in 2015" for "When was Splatoon 2 released?")."""
+    asked = {(m.group(1).lower(), m.group(2).lower()) for m in _VARIANT.finditer(q.text)
+             if m.group(1).lower() in q.terms}
+    if not asked or not found:
+        return False
+    heads = {head for head, _ in asked}
+    named = [(m.start(), m.end(), (m.group(1).lower(), m.group(2).lower()) in asked)
+             for m in _VARIANT.finditer(text) if m.group(1).lower() in heads]
+    if all(mine for _, _, mine in named):
+        return False
+
+    def about_asked(start: int) -> bool:
+        before = [mine for _, end, mine in named if end <= start]
+        return before[-1] if before else next((mine for at, _, mine in named if at >= start), True)
+
+    return not any(about_asked(start) for start, _ in found)

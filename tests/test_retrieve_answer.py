@@ -31,6 +31,7 @@ from chatbot.query import (
     figures_of_other_years,
     measure_match,
     number_forms,
+    other_variant,
     places,
     relation_terms,
     stated_relation,
@@ -295,6 +296,26 @@ def test_an_asked_word_in_another_form_counts_for_less_than_the_word(embeddings:
     exact, form, neither = (s.coverage for s in sents)
     assert exact > form > neither
     assert _stem("planned") == _stem("plan") and _stem("won") == _stem("winning") and _stem("winner") != _stem("won")
+
+
+@pytest.mark.parametrize(("question", "text", "kin"), [
+    ("When was Splatoon 2 released?", "Splatoon 1 was released in 2015, and Splatoon 2 players still meet.", True),
+    ("When was Splatoon 2 released?", "Splatoon 2 was released on July 21, 2017, two years after Splatoon 1.", False),
+    # each date stands beside its own phone: the one for the 5a answers
+    ("When was Pixel 5a announced?", "Google announced the Pixel 5 in October 2020 and the Pixel 5a in August 2021.", False),
+    ("When was Pixel 5a announced?", "Google announced the Pixel 4a and the Pixel 5 in October 2020.", True),
+    ("When was Splatoon 2 released?", "Splatoon was released in 2015.", False),  # no number: nothing to tell apart
+])
+def test_an_answer_about_another_of_the_asked_things_kin_is_marked(question: str, text: str, kin: bool) -> None:
+    q = Question.parse(question)
+    assert other_variant(q, text, answer_spans(q, text, works=True)) is kin
+
+
+def test_a_date_beside_another_numbered_kin_is_not_quoted_for_the_one_asked(embeddings: BundledEmbeddings) -> None:
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "When was Splatoon 2 released?",
+                         "Splatoon 1 was released in 2015 and is still played, so Splatoon 2 will be too.",
+                         "Splatoon 2 is a shooter by Nintendo. It was released on July 21, 2017.")
+    assert not draft.refused and [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text
 
 
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
