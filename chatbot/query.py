@@ -250,6 +250,8 @@ def _kind_spans(wants: str, works: bool, skip_calendar: bool, ordinal_skip: bool
             glued = start > 0 and text[start - 1].isascii() and text[start - 1].isalpha() and not text[start:end].endswith("%")
             if glued or _IN_NAME.match(text, end):
                 continue  # "5G", "3D", "C919": part of a name, not a figure
+            if text[start] == "0" and text[start + 1 : start + 2].isdigit():
+                continue  # "03合同段", "007": a code, not a quantity
         if wants == "who" and text[start:end].isascii():
             if text[start:end].endswith(("'s", "’s")):
                 end -= 2

@@ -225,6 +225,12 @@ def test_a_year_or_a_day_is_not_the_figure_a_how_much_question_asks_for() -> Non
     assert [prize[a:b] for a, b in answer_spans(Question.parse("宣布是在第几届大会上"), prize)] == ["73", "1.1"]
 
 
+def test_a_number_with_a_leading_zero_is_a_code_not_a_quantity() -> None:
+    q = Question.parse("北京地铁19号线一期总共有多少个车站")
+    text = "19号线一期工程施工03合同段附近的车站；19号线一期共设10座车站，最高时速0.5公里。"
+    assert [text[a:b] for a, b in answer_spans(q, text)] == ["10", "0.5"]
+
+
 def test_a_number_in_the_question_is_found_however_the_passage_writes_it() -> None:
     assert number_forms("17").search("The seventeenth season of Grey's Anatomy premiered in November.")
     assert number_forms("21").search("the twenty-first edition") and number_forms("12").search("第十二届")
