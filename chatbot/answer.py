@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -125,6 +126,7 @@ _IRREGULAR = {"won": "win", "wins": "win", "winning": "win", "bought": "buy", "s
               "taken": "take", "became": "become"}
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """An English word as `_in_other_forms` compares it."""
     if word in _IRREGULAR:
