@@ -399,6 +399,7 @@ class ExtractiveAnswerer:
         # each group: a quote, then the same words in other files (one text, several markers)
         groups, heads = [[first]], [best.evidence]
         used, covered = len(first.quote), set(best.terms)
+        settled = self._settled(q, best)
         for s in sents[1:]:
             n_cited = sum(map(len, groups))
             if n_cited >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
@@ -415,6 +416,8 @@ class ExtractiveAnswerer:
                 continue
             if q.wants and not s.wanted:
                 continue  # a further quote must hold the kind of answer asked for, not only its topic
+            if settled and _another_answer(best, s):
+                continue  # a second file already vouches for the first answer: no rival beside it
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
             other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for g in groups for ev in g)
             if adds_terms or other_file:
@@ -426,6 +429,22 @@ class ExtractiveAnswerer:
                     used += len(ev.quote) + 2
                     covered |= s.terms
         return _draft(groups)
+
+    @staticmethod
+    def _settled(q: Question, best: Sentence) -> bool:
+        """Whether the first quote answers a one-answer question so that no rival answer need
+        stand beside it: it shows the kind asked for, in full (a whole date; a name or place
+        other than the question's words), and another retrieved file holds that answer too."""
+        if q.wants not in ("who", "date", "number", "where") or _ASKS_LIST.search(q.text):
+            return False
+        if best.support < 1 or not _shows(q, best):
+            return False
+        if q.wants == "date":
+            return full_date(best.evidence.quote)
+        if q.wants in ("who", "where"):
+            asked = set(q.terms)
+            return any(not (_terms(a) & asked) for a in best.answers)
+        return True
 
     def _score_and_pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk],
                         qvec: np.ndarray | None, idf: dict[str, float],
@@ -625,6 +644,13 @@ def _files_with_answers(sents: list[Sentence]) -> dict[str, set[str]]:
         for a in s.answers:
             out.setdefault(a, set()).add(s.evidence.chunk.doc_id)
     return out
+
+
+def _another_answer(first: Sentence, s: Sentence) -> bool:
+    """Whether s offers answers the first quote does not: none of its answer spans is in the
+    first sentence, nor any of the first one's in s."""
+    one, other = first.evidence.quote.lower(), s.evidence.quote.lower()
+    return bool(s.answers) and not any(a in one for a in s.answers) and not any(a in other for a in first.answers)
 
 
 def _overlap(a: Evidence, b: Evidence) -> bool:

@@ -324,6 +324,19 @@ def test_a_date_beside_another_numbered_kin_is_not_quoted_for_the_one_asked(embe
     assert not draft.refused and [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text
 
 
+def test_no_rival_answer_beside_a_first_one_that_another_file_vouches_for(embeddings: BundledEmbeddings) -> None:
+    question = "Which country won the most medals at the 2018 Winter Olympics?"
+    first = "Norway won the most medals at the 2018 Winter Olympics, 39 in all."
+    rival = "The United States won the most snowboard medals at the 2018 Winter Olympics."
+    vouches = "Norway topped the medal table of the 2018 Winter Olympics."
+    answerer = ExtractiveAnswerer(embeddings)
+    alone = _answer_from(answerer, question, first, rival)
+    assert [ev.chunk.doc_id for ev in alone.evidence] == ["a", "b"], alone.text  # no second source: both stand
+    vouched = _answer_from(answerer, question, first, rival, vouches)
+    assert [ev.chunk.doc_id for ev in vouched.evidence][:1] == ["a"] and "b" not in {
+        ev.chunk.doc_id for ev in vouched.evidence}, vouched.text
+
+
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
     draft = _answer_from(ExtractiveAnswerer(embeddings), "What is the premiere date of Grey's Anatomy Season 17?",
                          "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.")
