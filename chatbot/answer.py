@@ -418,6 +418,8 @@ class ExtractiveAnswerer:
                 continue  # a further quote must hold the kind of answer asked for, not only its topic
             if settled and _another_answer(best, s):
                 continue  # a second file already vouches for the first answer: no rival beside it
+            if settled and q.wants == "date" and _vaguer_date(best, s):
+                continue  # "In 2015 when it first released, I ..." beside "on April 29, 2015"
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
             other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for g in groups for ev in g)
             if adds_terms or other_file:
@@ -651,6 +653,13 @@ def _another_answer(first: Sentence, s: Sentence) -> bool:
     first sentence, nor any of the first one's in s."""
     one, other = first.evidence.quote.lower(), s.evidence.quote.lower()
     return bool(s.answers) and not any(a in one for a in s.answers) and not any(a in other for a in first.answers)
+
+
+def _vaguer_date(first: Sentence, s: Sentence) -> bool:
+    """Whether s only restates, less fully, dates the first quote gives (its year, its day
+    without the year), giving no whole date of its own."""
+    one = first.evidence.quote.lower()
+    return bool(s.answers) and all(a in one for a in s.answers) and not full_date(s.evidence.quote)
 
 
 def _overlap(a: Evidence, b: Evidence) -> bool:

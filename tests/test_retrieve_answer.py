@@ -337,6 +337,18 @@ def test_no_rival_answer_beside_a_first_one_that_another_file_vouches_for(embedd
         ev.chunk.doc_id for ev in vouched.evidence}, vouched.text
 
 
+def test_a_vaguer_restatement_of_a_vouched_date_is_not_quoted(embeddings: BundledEmbeddings) -> None:
+    question = "When was Xenoblade Chronicles X released in Japan?"
+    first = "Xenoblade Chronicles X was released in Japan by Nintendo on April 29, 2015."
+    vaguer = "In 2015 when Xenoblade Chronicles X was released in Japan, I was living in a small flat."
+    vouches = "Nintendo's Xenoblade Chronicles X: Japan, April 29, 2015; Europe, December 4, 2015."
+    answerer = ExtractiveAnswerer(embeddings)
+    draft = _answer_from(answerer, question, first, vaguer, vouches)
+    assert [ev.chunk.doc_id for ev in draft.evidence][:1] == ["a"] and "b" not in {
+        ev.chunk.doc_id for ev in draft.evidence}, draft.text
+    assert "b" in {ev.chunk.doc_id for ev in _answer_from(answerer, question, first, vaguer).evidence}  # no second source
+
+
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
     draft = _answer_from(ExtractiveAnswerer(embeddings), "What is the premiere date of Grey's Anatomy Season 17?",
                          "The seventeenth season of Grey's Anatomy premiered November 12, 2020 on ABC.")
