@@ -324,29 +324,26 @@ def test_a_date_beside_another_numbered_kin_is_not_quoted_for_the_one_asked(embe
     assert not draft.refused and [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text
 
 
-def test_no_rival_answer_beside_a_first_one_that_another_file_vouches_for(embeddings: BundledEmbeddings) -> None:
-    question = "Which country won the most medals at the 2018 Winter Olympics?"
-    first = "Norway won the most medals at the 2018 Winter Olympics, 39 in all."
-    rival = "The United States won the most snowboard medals at the 2018 Winter Olympics."
-    vouches = "Norway topped the medal table of the 2018 Winter Olympics."
+@pytest.mark.parametrize(("question", "first", "left_out", "vouches"), [
+    # a rival answer
+    ("Which country won the most medals at the 2018 Winter Olympics?",
+     "Norway won the most medals at the 2018 Winter Olympics, 39 in all.",
+     "The United States won the most snowboard medals at the 2018 Winter Olympics.",
+     "Norway topped the medal table of the 2018 Winter Olympics."),
+    # the same date, less fully
+    ("When was Xenoblade Chronicles X released in Japan?",
+     "Xenoblade Chronicles X was released in Japan by Nintendo on April 29, 2015.",
+     "In 2015 when Xenoblade Chronicles X was released in Japan, I was living in a small flat.",
+     "Nintendo's Xenoblade Chronicles X: Japan, April 29, 2015; Europe, December 4, 2015."),
+])
+def test_a_first_answer_another_file_vouches_for_needs_no_rival_or_vaguer_quote_beside_it(
+        embeddings: BundledEmbeddings, question: str, first: str, left_out: str, vouches: str) -> None:
     answerer = ExtractiveAnswerer(embeddings)
-    alone = _answer_from(answerer, question, first, rival)
+    alone = _answer_from(answerer, question, first, left_out)
     assert [ev.chunk.doc_id for ev in alone.evidence] == ["a", "b"], alone.text  # no second source: both stand
-    vouched = _answer_from(answerer, question, first, rival, vouches)
-    assert [ev.chunk.doc_id for ev in vouched.evidence][:1] == ["a"] and "b" not in {
-        ev.chunk.doc_id for ev in vouched.evidence}, vouched.text
-
-
-def test_a_vaguer_restatement_of_a_vouched_date_is_not_quoted(embeddings: BundledEmbeddings) -> None:
-    question = "When was Xenoblade Chronicles X released in Japan?"
-    first = "Xenoblade Chronicles X was released in Japan by Nintendo on April 29, 2015."
-    vaguer = "In 2015 when Xenoblade Chronicles X was released in Japan, I was living in a small flat."
-    vouches = "Nintendo's Xenoblade Chronicles X: Japan, April 29, 2015; Europe, December 4, 2015."
-    answerer = ExtractiveAnswerer(embeddings)
-    draft = _answer_from(answerer, question, first, vaguer, vouches)
-    assert [ev.chunk.doc_id for ev in draft.evidence][:1] == ["a"] and "b" not in {
-        ev.chunk.doc_id for ev in draft.evidence}, draft.text
-    assert "b" in {ev.chunk.doc_id for ev in _answer_from(answerer, question, first, vaguer).evidence}  # no second source
+    vouched = _answer_from(answerer, question, first, left_out, vouches)
+    cited = [ev.chunk.doc_id for ev in vouched.evidence]
+    assert cited[:1] == ["a"] and "b" not in cited, vouched.text
 
 
 def test_a_season_asked_by_number_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
