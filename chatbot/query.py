@@ -547,12 +547,19 @@ def _about_years(text: str, at: int, asked: set[str]) -> bool:
 _VARIANT = re.compile(r"\b([A-Za-z][A-Za-z'’-]+)\s+(\d{1,2}[a-z]?)\b(?![\d.,:/%-])")
 
 
+@lru_cache(maxsize=1024)
+def _asked_variants(question: str, terms: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The numbered things a question names, as (word, number): read once per question, not
+    once for every sentence `other_variant` is asked about."""
+    return frozenset((m.group(1).lower(), m.group(2).lower()) for m in _VARIANT.finditer(question)
+                     if m.group(1).lower() in terms)
+
+
 def other_variant(q: Question, text: str, found: list[tuple[int, int]]) -> bool:
     """Whether the answer-like spans `found` in text are about another of the asked thing's kin:
     the thing named last before each span (or, with none before, first after it) is one with
     another number ("Splatoon 1 was released in 2015" for "When was Splatoon 2 released?")."""
-    asked = {(m.group(1).lower(), m.group(2).lower()) for m in _VARIANT.finditer(q.text)
-             if m.group(1).lower() in q.terms}
+    asked = _asked_variants(q.text, q.terms)
     if not asked or not found:
         return False
     heads = {head for head, _ in asked}
