@@ -5,11 +5,12 @@ question (IDF-weighted term coverage, an English word in another form counting f
 kind of answer wanted, the chunk's rank, and for a passage in the other language its embedding
 similarity), then quotes the best supported one, cut down to the clauses that carry the
 answer, and adds further quotes (up to `max_citations`, 2 by default) only when they bring
-something new (another document, a missing question term) within the length budget. A question that asks for several ("which
-companies", 哪些) prefers a sentence that enumerates them and keeps the whole list when it is
-cut. A sentence is no support when its answers are about something else than asked: the
-document's date line, another place in a ranking, a numbered kin of the asked thing ("Splatoon
-1 ... in 2015" for Splatoon 2), or a file that lacks the question's year.
+something new (another document, a missing question term) within the length budget. A
+question that asks for several ("which companies", 哪些) prefers a sentence that enumerates
+them and keeps the whole list when it is cut. A sentence is no support when its answers are
+about something else than asked: the document's date line, another place in a ranking, a
+numbered kin of the asked thing ("Splatoon 1 ... in 2015" for Splatoon 2), or a file that
+lacks the question's year.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when no close sentence holds the kind of answer asked for (quoting the topic is no answer): a
 time for "when", a place for "where", a figure of the asked kind for "how many" (money for a
