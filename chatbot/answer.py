@@ -7,10 +7,11 @@ similarity), then quotes the best supported one, cut down to the clauses that ca
 answer, and adds further quotes (up to `max_citations`, 2 by default) only when they bring
 something new (another document, a missing question term) within the length budget. A
 question that asks for several ("which companies", 哪些) prefers a sentence that enumerates
-them and keeps the whole list when it is cut. A sentence is no support when its answers are
-about something else than asked: the document's date line, another place in a ranking, a
-numbered kin of the asked thing ("Splatoon 1 ... in 2015" for Splatoon 2), or a file that
-lacks the question's year.
+them and keeps the whole list when it is cut; one that asks what a thing is called (叫什么,
+"the name of") prefers a sentence that gives a name, quoted or after 叫作. A sentence is no
+support when its answers are about something else than asked: the document's date line,
+another place in a ranking, a numbered kin of the asked thing ("Splatoon 1 ... in 2015" for
+Splatoon 2), or a file that lacks the question's year.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when no close sentence holds the kind of answer asked for (quoting the topic is no answer): a
 time for "when", a place for "where", a figure of the asked kind for "how many" (money for a
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -269,6 +270,7 @@ class ExtractiveAnswerer:
             for s, sim in zip(cross, vecs @ qvec):
                 s.similarity = float(sim)
         found_in: list[list[tuple[int, int]]] = []  # each sentence's answer-like spans
+        naming = asks_name(q)
         for s in sents:
             quote = s.evidence.quote
             if s.evidence.chunk.lang != q.lang:  # the question's words, through the lexicon
@@ -286,8 +288,10 @@ class ExtractiveAnswerer:
                 if q_bigrams:
                     cov = max(cov, len(q_bigrams & han_bigrams(quote)) / len(q_bigrams))
             s.coverage = cov
-            found_in.append(found := answer_spans(q, quote, works=True))
-            s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
+            found = answer_spans(q, quote, works=True) if not naming else given_names(q, quote)
+            found_in.append(found)
+            # a name asked for is no answer that other files back: the topic's kin have names too
+            s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1) if not naming else frozenset()
             s.kin = other_variant(q, quote, found)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
@@ -401,6 +405,7 @@ class ExtractiveAnswerer:
         groups, heads = [[first]], [best.evidence]
         used, covered = len(first.quote), set(best.terms)
         settled = self._settled(q, best)
+        naming = asks_name(q)
         for s in sents[1:]:
             n_cited = sum(map(len, groups))
             if n_cited >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
@@ -415,7 +420,7 @@ class ExtractiveAnswerer:
                 groups[same].append(Evidence(s.evidence.chunk, start, start + len(shown.quote)))
                 used += 1
                 continue
-            if q.wants and not s.wanted:
+            if (q.wants or naming) and not s.wanted:
                 continue  # a further quote must hold the kind of answer asked for, not only its topic
             if settled and _another_answer(best, s):
                 continue  # a second file already vouches for the first answer: no rival beside it
@@ -592,6 +597,31 @@ def _is_menu(text: str) -> bool:
     items = [p.strip() for p in _MENU_SEPARATOR.split(text) if p.strip()]
     return (len(items) >= 3 and sorted(len(p) for p in items)[len(items) // 2] <= 12
             and not any(ch.isdigit() for ch in text))
+
+
+# A question that asks what something is called ("北京冬奥会吉祥物叫什么", "What is the name of
+# Microsoft's AR headset?") and no other kind of answer
+_ASKS_NAME = re.compile(r"叫什么|叫做什么|叫作什么|名字|名称|什么名|\bname of\b|\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)\s+"
+                        r"(?:[\w'’-]+\s+){1,6}?(?:called|named)\b", re.I)
+# A name as a passage gives one: in quotation marks or 《》, or after 叫作 / 名为 ("名字叫作拉伊卜")
+_GIVEN_NAME = re.compile(r"(?<=[“「『\"])[^“”「」『』\"]{1,30}(?=[”」』\"])"
+                         r"|(?<=叫作|叫做|名为|名叫|称为|取名)[\u4e00-\u9fff·]{2,8}|(?<=命名为)[\u4e00-\u9fff·]{2,8}")
+
+
+def asks_name(q: Question) -> bool:
+    """Whether a question asks what something is called, and for no other kind of answer."""
+    return not q.wants and bool(_ASKS_NAME.search(q.text))
+
+
+def given_names(q: Question, text: str) -> list[tuple[int, int]]:
+    """For a question that asks what something is called, the names text gives that are not the
+    question's own words: quoted, or after 叫作 / 名为, and in English a run of capitalised words
+    (the topic's own name, "2022北京冬奥会和冬残奥会" for 北京冬奥会吉祥物叫什么, is no answer)."""
+    found = [(m.start(), m.end()) for m in _GIVEN_NAME.finditer(text)]
+    if text.isascii():
+        found += answer_spans(replace(q, wants="who"), text)
+    asked = [t for t in q.terms if len(t) > 1 and not t.isdigit()]
+    return sorted((a, b) for a, b in set(found) if not any(t in text[a:b].lower() for t in asked))
 
 
 def _asks_office_holder(q: Question) -> bool:

@@ -18,7 +18,9 @@ from chatbot.answer import (
     _shows,
     _split_glued,
     _stem,
+    asks_name,
     clauses,
+    given_names,
     shorten,
 )
 from chatbot.app import Chatbot, build
@@ -925,6 +927,26 @@ def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: Bund
               ScoredChunk(_chunk("b", "Acme Robotics robots were popular with buyers in 2021.", "en"), 1.0)]
     draft = ExtractiveAnswerer(embeddings).answer(q, ranked, embeddings.embed_array([q.text])[0], {})
     assert [ev.chunk.file for ev in draft.evidence] == ["a.txt"], draft.text
+
+
+def test_a_question_asking_what_a_thing_is_called_wants_a_name_not_the_topics_own() -> None:
+    q = Question.parse("北京冬奥会吉祥物叫什么")
+    assert asks_name(q) and asks_name(Question.parse("What is the name of Microsoft's AR headset?"))
+    assert not asks_name(Question.parse("Who was named the 2020 National Teacher of the Year?"))  # a who question
+    names = {text: [text[a:b] for a, b in given_names(q, text)] for text in (
+        "北京冬奥会吉祥物“冰墩墩”，以熊猫为原型进行设计创作。",
+        "它的名字叫作拉伊卜（La'eeb）。",
+        "姜宇帆参加“2022北京冬奥会和冬残奥会”吉祥物全球征集活动。")}
+    assert list(names.values()) == [["冰墩墩"], ["拉伊卜"], []]
+
+
+def test_a_named_answer_is_quoted_before_the_topic_and_a_further_quote_must_name_one_too(
+        embeddings: BundledEmbeddings) -> None:
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "北京冬奥会吉祥物叫什么",
+                         "2018年9月，姜宇帆参加“2022北京冬奥会和冬残奥会”吉祥物全球征集活动。",
+                         "北京冬奥会吉祥物的征集活动吸引了很多人参加。",
+                         "北京冬奥会吉祥物“冰墩墩”，以熊猫为原型进行设计创作。", lang="zh")
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["c"], draft.text
 
 
 def test_where_a_thing_ranks_is_a_number_question() -> None:
