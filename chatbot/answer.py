@@ -11,7 +11,8 @@ them and keeps the whole list when it is cut; one that asks what a thing is call
 "the name of") prefers a sentence that gives a name, quoted or after 叫作. A sentence is no
 support when its answers are about something else than asked: the document's date line,
 another place in a ranking, a numbered kin of the asked thing ("Splatoon 1 ... in 2015" for
-Splatoon 2), or a file that lacks the question's year.
+Splatoon 2), a list of works that names the asked one among others, or a file that lacks the
+question's year.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when no close sentence holds the kind of answer asked for (quoting the topic is no answer): a
 time for "when", a place for "where", a figure of the asked kind for "how many" (money for a
@@ -338,6 +339,8 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(number_forms(n).search(seen) for n in q.numbers):
                 return False
+        if _among_titles(q, s.evidence.quote):
+            return False  # "五一档有《长空之王》《人生路不熟》《倒数说爱你》...": one of a list says nothing of it alone
         asked_places = places(q.text)
         if asked_places and (stated := places(s.evidence.quote)) and not asked_places & stated:
             return False  # "which company ranked first" is not answered by who ranked 4th and 6th
@@ -622,6 +625,20 @@ def given_names(q: Question, text: str) -> list[tuple[int, int]]:
         found += answer_spans(replace(q, wants="who"), text)
     asked = [t for t in q.terms if len(t) > 1 and not t.isdigit()]
     return sorted((a, b) for a, b in set(found) if not any(t in text[a:b].lower() for t in asked))
+
+
+# Works listed one after another ("《长空之王》《人生路不熟》《倒数说爱你》", "《A》、《B》和《C》")
+_TITLE_RUN = re.compile(r"(?:《[^《》]{1,30}》\s*[、，,和与及]?\s*){3,}")
+
+
+def _among_titles(q: Question, text: str) -> bool:
+    """Whether text names the work asked about only as one of a list of three or more works, and
+    the question does not ask for several."""
+    if q.lang != "zh" or _ASKS_LIST.search(q.text) or "《" not in text:
+        return False
+    asked = [t for t in q.terms if len(t) > 1 and not t.isdigit()]
+    runs = [m.group() for m in _TITLE_RUN.finditer(text)]
+    return any(t in run for t in asked for run in runs)
 
 
 def _asks_office_holder(q: Question) -> bool:

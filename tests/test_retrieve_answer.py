@@ -949,6 +949,15 @@ def test_a_named_answer_is_quoted_before_the_topic_and_a_further_quote_must_name
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["c"], draft.text
 
 
+def test_a_work_named_only_in_a_list_of_works_is_no_answer_about_it(embeddings: BundledEmbeddings) -> None:
+    texts = ("五一档有《长空之王》《人生路不熟》《倒数说爱你》《惊天救援》等热门电影预定。",
+             "4月24日，喜剧电影《人生路不熟》在北京首映。")
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "人生路不熟是什么电影", *texts, lang="zh")
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text
+    listed = _answer_from(ExtractiveAnswerer(embeddings), "五一档有哪些电影", *texts, lang="zh")
+    assert [ev.chunk.doc_id for ev in listed.evidence][:1] == ["a"], listed.text  # asked for several: the list answers
+
+
 def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
     assert Question.parse("Where is the CATL base?").wants == "where"
