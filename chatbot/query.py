@@ -337,9 +337,19 @@ _ORDINAL_WORD = re.compile(rf"\b({'|'.join(_ORDINALS)})\b", re.I)
 
 
 def numeral(text: str, ordinals: bool = True) -> bool:
-    """Whether text counts in Chinese numerals ("十五个", "两倍"); `ordinals`: "第一个" counts too."""
+    """Whether text counts in Chinese numerals ("十五个", "两倍"); `ordinals`: "第一个" counts too,
+    and then, asked which place, a bare 一 with a measure word is no answer ("一个章节": "a")."""
     bare = re.sub(r"\d", "", text)
-    return any(ordinals or bare[m.start() - 1 : m.start()] != "第" for m in _NUMBER.finditer(bare))
+    for m in _NUMBER.finditer(bare):
+        ordinal = bare[m.start() - 1 : m.start()] == "第"
+        if ordinals and not ordinal and _ARTICLE_ONE.fullmatch(m.group()):
+            continue
+        if ordinals or not ordinal:
+            return True
+    return False
+
+
+_ARTICLE_ONE = re.compile(rf"一[{_MEASURE}]")
 
 
 # A figure of what kind answers a question about money, a rate, people or a length: "What was

@@ -958,6 +958,13 @@ def test_a_work_named_only_in_a_list_of_works_is_no_answer_about_it(embeddings: 
     assert [ev.chunk.doc_id for ev in listed.evidence][:1] == ["a"], listed.text  # asked for several: the list answers
 
 
+def test_asked_which_place_a_bare_yi_with_a_measure_word_is_an_article_not_a_place() -> None:
+    episode = Question.parse("三体电视剧古筝行动在哪一集？")
+    assert not wanted_match(episode, "古筝行动是三体迷特别喜欢的一个章节。")
+    assert wanted_match(episode, "古筝行动在第29集。") and wanted_match(episode, "古筝行动是第一个高潮。")
+    assert wanted_match(Question.parse("古筝行动有几个章节？"), "古筝行动是一个章节。")  # a count: one
+
+
 def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
     assert Question.parse("Where is the CATL base?").wants == "where"
