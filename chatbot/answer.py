@@ -409,7 +409,9 @@ class ExtractiveAnswerer:
         used, covered = len(first.quote), set(best.terms)
         settled = self._settled(q, best)
         naming = asks_name(q)
-        for s in sents[1:]:
+        # the sentences scored above the first quote were passed over for it (unsupported, no
+        # answer of the asked kind, a vaguer date): they are no further quotes either
+        for s in sents[sents.index(best) + 1 :]:
             n_cited = sum(map(len, groups))
             if n_cited >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
                 break

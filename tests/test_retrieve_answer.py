@@ -965,6 +965,14 @@ def test_asked_which_place_a_bare_yi_with_a_measure_word_is_an_article_not_a_pla
     assert wanted_match(Question.parse("古筝行动有几个章节？"), "古筝行动是一个章节。")  # a count: one
 
 
+def test_a_sentence_passed_over_for_the_first_quote_is_no_further_quote(embeddings: BundledEmbeddings) -> None:
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "Who directed the Chinese film Hachi?",
+                         "The director of the Chinese film Hachi will be named by Sony Pictures China.",
+                         "The director of the Chinese film Hachi will be chosen by Joan Chen.",
+                         "Xu Ang directed the film Hachi.")
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["c"], draft.text  # a and b do not say who yet
+
+
 def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
     assert Question.parse("Where is the CATL base?").wants == "where"
