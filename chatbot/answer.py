@@ -355,11 +355,11 @@ class ExtractiveAnswerer:
     def _pick(self, q: Question, sents: list[Sentence], ranked: Sequence[ScoredChunk]) -> Sentence | None:
         """The first supported one of the `look_at` best-scoring sentences (sorted already) and
         any that score nearly as well, one that holds the date or figure asked for before one
-        that does not."""
+        that does not, and a whole date (day, month and year) before a part of one."""
         close = [s for s in sents[self.look_at :] if s.score >= self.close_ratio * sents[0].score]
         ok = [s for s in sents[: self.look_at] + close if self.supported(q, s, ranked)]
-        if q.wants in ("date", "number"):
-            ok.sort(key=lambda s: not s.wanted)  # stable: score order otherwise
+        if q.wants in ("date", "number"):  # stable: score order otherwise
+            ok.sort(key=lambda s: (not s.wanted, q.wants == "date" and not full_date(s.evidence.quote)))
         return ok[0] if ok else None
 
     def _wanted_near(self, q: Question, best: Sentence, sents: list[Sentence],

@@ -973,6 +973,13 @@ def test_a_sentence_passed_over_for_the_first_quote_is_no_further_quote(embeddin
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["c"], draft.text  # a and b do not say who yet
 
 
+def test_of_close_dated_sentences_the_one_with_a_whole_date_answers_and_the_vaguer_is_left(
+        embeddings: BundledEmbeddings) -> None:
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "北京冬奥会开幕日期是什么时候", "本届冬奥会2月4日在中国的首都开幕。",
+                         "北京冬奥会的计划进行时间是2022年2月4日至20日。", lang="zh")
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text
+
+
 def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
     assert Question.parse("Where is the CATL base?").wants == "where"
