@@ -43,6 +43,7 @@ from chatbot.query import (
     full_date,
     measure_match,
     number_forms,
+    office_of_another_body,
     other_variant,
     parts,
     places,
@@ -339,6 +340,8 @@ class ExtractiveAnswerer:
                             + [sc.chunk.text for sc in ranked if sc.chunk.doc_id == doc]).replace(",", "")
             if not all(number_forms(n).search(seen) for n in q.numbers):
                 return False
+        if office_of_another_body(q, s.evidence.quote):
+            return False  # "Apple CEO Tim Cook" does not say who Nintendo's CEO is
         if _among_titles(q, s.evidence.quote):
             return False  # "五一档有《长空之王》《人生路不熟》《倒数说爱你》...": one of a list says nothing of it alone
         asked_places = places(q.text)

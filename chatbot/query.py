@@ -495,6 +495,44 @@ def stated_relation(q: Question) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{forms})\b", re.I)
 
 
+# The body whose office a role question asks about ("the CEO of Nintendo", "Apple's CEO"), and
+# the body a sentence ties the office to ("Apple CEO Tim Cook", "president of the NFL Players
+# Association"); a title's own capitals ("Vice President") are no body
+_BODY_ROLES = r"ceo|chief executive|president|chair(?:man|woman|person)?|founder|co-founder|owner|mayor|governor"
+_BODY = r"[A-Z][\w&.'’-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w&.'’-]*)*"
+_ASKED_BODY = re.compile(rf"\b(?i:{_BODY_ROLES})\s+of\s+(?:the\s+)?({_BODY})|({_BODY})['’]s\s+(?:(?:new|current)\s+)?(?i:{_BODY_ROLES})\b")
+_BODY_AFTER = re.compile(rf"\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
+_BODY_BEFORE = re.compile(rf"({_BODY})(?:['’]s)?\s+$")
+_TITLE_WORDS = frozenset("vice deputy executive senior acting interim former new co chief general managing global".split())
+
+
+def _body_of_office(q: Question) -> str | None:
+    m = _ASKED_BODY.search(q.text) if asks_role(q) else None
+    return (m.group(1) or m.group(2)).lower() if m else None
+
+
+def office_of_another_body(q: Question, text: str) -> bool:
+    """For "who is the CEO of Nintendo": whether every mention of the office in text ties it to
+    another body ("Apple CEO Tim Cook", "president of the NFL Players Association" for the
+    president of the NFL). A mention tied to no body ("their new team president") may be the
+    asked one."""
+    asked, stated = _body_of_office(q), stated_relation(q)
+    if asked is None or stated is None:
+        return False
+    bodies = []
+    for m in stated.finditer(text):
+        after = _BODY_AFTER.match(text, m.end())
+        before = _BODY_BEFORE.search(text, 0, m.start())
+        body = after.group(1) if after else before.group(1) if before else None
+        if body is not None:
+            words = body.split()
+            while words and words[-1].lower() in _TITLE_WORDS:  # "Executive Vice President": a title
+                words.pop()
+            body = " ".join(words) or None
+        bodies.append(re.sub(r"['’]s$", "", body.lower().rstrip(".,-")) if body else None)
+    return bool(bodies) and all(b is not None and b != asked for b in bodies)
+
+
 def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:
     """For "how much in 2022": whether every figure of the asked kind in text is about another
     year: its clause names only other years, or, naming none, the last year before it in text

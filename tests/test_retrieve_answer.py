@@ -33,6 +33,7 @@ from chatbot.query import (
     figures_of_other_years,
     measure_match,
     number_forms,
+    office_of_another_body,
     other_variant,
     places,
     relation_terms,
@@ -978,6 +979,26 @@ def test_of_close_dated_sentences_the_one_with_a_whole_date_answers_and_the_vagu
     draft = _answer_from(ExtractiveAnswerer(embeddings), "北京冬奥会开幕日期是什么时候", "本届冬奥会2月4日在中国的首都开幕。",
                          "北京冬奥会的计划进行时间是2022年2月4日至20日。", lang="zh")
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text
+
+
+@pytest.mark.parametrize(("question", "text", "other"), [
+    ("Who is the CEO of Nintendo in 2021?", "Apple CEO Tim Cook received $98 million in 2021.", True),
+    ("Who is the CEO of Nintendo in 2021?", "Nintendo's CEO Doug Bowser traveled to Venezuela.", False),
+    ("Who is the CEO of Nintendo in 2021?", "Satoru Iwata was the global president and CEO of Nintendo.", False),
+    ("Who is the CEO of Nintendo in 2021?", "Shuntaro Furukawa, Executive Vice President of Nintendo.", False),
+    ("Who is the president of the NFL?", "JC Tretter was re-elected as president of the NFL Players Association.", True),
+    ("Who is the president of the NFL?", "The Raiders hired Sandra Douglass Morgan as their new team president.", False),
+    ("Who directed Hachi?", "Apple CEO Tim Cook praised the film.", False),  # no office asked
+])
+def test_an_office_tied_to_another_body_does_not_answer_for_the_asked_one(question: str, text: str, other: bool) -> None:
+    assert office_of_another_body(Question.parse(question), text) is other
+
+
+def test_the_office_of_another_body_is_not_quoted_beside_the_asked_one(embeddings: BundledEmbeddings) -> None:
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "Who is the CEO of Nintendo in 2021?",
+                         "In 2021 Nintendo's CEO Doug Bowser traveled to Venezuela.",
+                         "Apple CEO Tim Cook received $98 million in compensation in 2021.")
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["a"], draft.text
 
 
 def test_where_a_thing_ranks_is_a_number_question() -> None:
