@@ -177,11 +177,16 @@ def _shows(q: Question, s: Sentence) -> bool:
     stated = stated_relation(q) if s.evidence.chunk.lang == "en" else None
     if stated:
         said = stated.search(quote)
-        if not (said or any(stated.fullmatch(t) for t in s.context)):
+        if not _says(stated, s):
             return False  # "a case study on the 2017 French presidential election" does not say who won
         if said and asks_role(q) and not _names_role(q, quote, stated):
             return False  # "the leading role of the chairman of the alliance" names no chairman
     return s.wanted and measure_match(q, quote) and not figures_of_other_years(q, quote, s.evidence.chunk.text)
+
+
+def _says(stated: re.Pattern[str], s: Sentence) -> bool:
+    """Whether a sentence, or the one it refers back to, says the verb or office asked about."""
+    return bool(stated.search(s.evidence.quote)) or any(stated.fullmatch(t) for t in s.context)
 
 
 def _names_role(q: Question, text: str, stated: re.Pattern[str]) -> bool:
@@ -412,6 +417,7 @@ class ExtractiveAnswerer:
         used, covered = len(first.quote), set(best.terms)
         settled = self._settled(q, best)
         naming = asks_name(q)
+        stated = stated_relation(q)
         # the sentences scored above the first quote were passed over for it (unsupported, no
         # answer of the asked kind, a vaguer date): they are no further quotes either
         for s in sents[sents.index(best) + 1 :]:
@@ -430,6 +436,8 @@ class ExtractiveAnswerer:
                 continue
             if (q.wants or naming) and not s.wanted:
                 continue  # a further quote must hold the kind of answer asked for, not only its topic
+            if stated and s.evidence.chunk.lang == "en" and not _says(stated, s):
+                continue  # ... and for "who won / who is the CEO of", say it as the first quote must
             if settled and _another_answer(best, s):
                 continue  # a second file already vouches for the first answer: no rival beside it
             if settled and q.wants == "date" and _vaguer_date(best, s):

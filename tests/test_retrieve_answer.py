@@ -1001,6 +1001,13 @@ def test_the_office_of_another_body_is_not_quoted_beside_the_asked_one(embedding
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["a"], draft.text
 
 
+def test_a_further_quote_for_who_must_say_the_verb_or_office_asked(embeddings: BundledEmbeddings) -> None:
+    draft = _answer_from(ExtractiveAnswerer(embeddings), "Who is the CEO of Facebook in 2021?",
+                         "In 2021 the company Facebook hid likes on Instagram for Mark Zuckerberg.",
+                         "In 2021 Facebook CEO Mark Zuckerberg spoke at Connect.")
+    assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text  # a names no CEO
+
+
 def test_where_a_thing_ranks_is_a_number_question() -> None:
     assert Question.parse("And where did it rank among national high-tech zones in 2021?").wants == "number"
     assert Question.parse("Where is the CATL base?").wants == "where"
