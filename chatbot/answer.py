@@ -347,6 +347,8 @@ class ExtractiveAnswerer:
                 return False
         if office_of_another_body(q, s.evidence.quote):
             return False  # "Apple CEO Tim Cook" does not say who Nintendo's CEO is
+        if q.wants == "date" and _other_end(q.text, s.evidence.quote):
+            return False  # "6月5日，法网结束男单决赛" does not say when it began
         if _among_titles(q, s.evidence.quote):
             return False  # "五一档有《长空之王》《人生路不熟》《倒数说爱你》...": one of a list says nothing of it alone
         asked_places = places(q.text)
@@ -652,6 +654,21 @@ def _among_titles(q: Question, text: str) -> bool:
     asked = [t for t in q.terms if len(t) > 1 and not t.isdigit()]
     runs = [m.group() for m in _TITLE_RUN.finditer(text)]
     return any(t in run for t in asked for run in runs)
+
+
+# The start or the end of an event, as a question asks for it and a sentence dates it
+_STARTS = re.compile(r"开始|开幕|(?<!公)开赛|开播|首播|开启"  # not 公开赛, "an open (tournament)"
+                     r"|\b(?:start|starts|started|begin|begins|began|(?-i:open)|opens|opened|premiered?|kick(?:s|ed)? off)\b", re.I)
+_ENDS = re.compile(r"结束|闭幕|落幕|收官|截止|\b(?:end|ends|ended|closes|closed|concluded?|concludes)\b", re.I)
+
+
+def _other_end(question: str, text: str) -> bool:
+    """Whether text dates only the other end of what the question asks the start or end of
+    ("法网结束男单决赛" for 法网开始时间)."""
+    for asked, other in ((_STARTS, _ENDS), (_ENDS, _STARTS)):
+        if asked.search(question) and not other.search(question):
+            return bool(other.search(text)) and not asked.search(text)
+    return False
 
 
 def _asks_office_holder(q: Question) -> bool:

@@ -15,6 +15,7 @@ from chatbot.answer import (
     ExtractiveAnswerer,
     Sentence,
     _is_menu,
+    _other_end,
     _shows,
     _split_glued,
     _stem,
@@ -1006,6 +1007,16 @@ def test_a_further_quote_for_who_must_say_the_verb_or_office_asked(embeddings: B
                          "In 2021 the company Facebook hid likes on Instagram for Mark Zuckerberg.",
                          "In 2021 Facebook CEO Mark Zuckerberg spoke at Connect.")
     assert [ev.chunk.doc_id for ev in draft.evidence] == ["b"], draft.text  # a names no CEO
+
+
+def test_a_date_of_the_events_other_end_does_not_answer_when_it_starts(embeddings: BundledEmbeddings) -> None:
+    texts = ("北京时间6月5日，2022年法网公开赛结束男单决赛争夺。", "根据赛程安排，2022年法网正式比赛将于5月22日开始。")
+    starts = _answer_from(ExtractiveAnswerer(embeddings), "2022年法网开始时间", *texts, lang="zh")
+    assert [ev.chunk.doc_id for ev in starts.evidence] == ["b"], starts.text
+    ends = _answer_from(ExtractiveAnswerer(embeddings), "2022年法网什么时候结束", *texts, lang="zh")
+    assert [ev.chunk.doc_id for ev in ends.evidence] == ["a"], ends.text
+    assert _other_end("When did the 2022 World Expo open?", "The 2022 World Expo closed on May 5.")
+    assert not _other_end("When did the 2022 World Expo open?", "It opened on May 1 and ended on May 5.")
 
 
 def test_where_a_thing_ranks_is_a_number_question() -> None:
