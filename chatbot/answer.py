@@ -11,8 +11,9 @@ them and keeps the whole list when it is cut; one that asks what a thing is call
 "the name of") prefers a sentence that gives a name, quoted or after 叫作. A sentence is no
 support when its answers are about something else than asked: the document's date line,
 another place in a ranking, a numbered kin of the asked thing ("Splatoon 1 ... in 2015" for
-Splatoon 2), a list of works that names the asked one among others, or a file that lacks the
-question's year.
+Splatoon 2), the office of another body ("Apple CEO" for Nintendo's), the other end of an
+event (when it ended, for when it began), a list of works that names the asked one among
+others, or a file that lacks the question's year.
 It refuses when the best evidence is weak by signals that do not depend on passage length, and
 when no close sentence holds the kind of answer asked for (quoting the topic is no answer): a
 time for "when", a place for "where", a figure of the asked kind for "how many" (money for a
@@ -422,7 +423,7 @@ class ExtractiveAnswerer:
         stated = stated_relation(q)
         # the sentences scored above the first quote were passed over for it (unsupported, no
         # answer of the asked kind, a vaguer date): they are no further quotes either
-        for s in sents[sents.index(best) + 1 :]:
+        for s in sents[next(i for i, s in enumerate(sents) if s is best) + 1 :]:
             n_cited = sum(map(len, groups))
             if n_cited >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
                 break
@@ -621,7 +622,8 @@ def _is_menu(text: str) -> bool:
 # Microsoft's AR headset?") and no other kind of answer
 _ASKS_NAME = re.compile(r"叫什么|叫做什么|叫作什么|名字|名称|什么名|\bname of\b|\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)\s+"
                         r"(?:[\w'’-]+\s+){1,6}?(?:called|named)\b", re.I)
-# A name as a passage gives one: in quotation marks or 《》, or after 叫作 / 名为 ("名字叫作拉伊卜")
+# A name as a passage gives one: in quotation marks, or after 叫作 / 名为 ("名字叫作拉伊卜"); a title in
+# 《》 names a work or a rule (《海军舰艇命名规定》), not what a thing is called
 _GIVEN_NAME = re.compile(r"(?<=[“「『\"])[^“”「」『』\"]{1,30}(?=[”」』\"])"
                          r"|(?<=叫作|叫做|名为|名叫|称为|取名)[\u4e00-\u9fff·]{2,8}|(?<=命名为)[\u4e00-\u9fff·]{2,8}")
 

@@ -503,7 +503,8 @@ _BODY = r"[A-Z][\w&.'’-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w&.'’-]*)*"
 _ASKED_BODY = re.compile(rf"\b(?i:{_BODY_ROLES})\s+of\s+(?:the\s+)?({_BODY})|({_BODY})['’]s\s+(?:(?:new|current)\s+)?(?i:{_BODY_ROLES})\b")
 _BODY_AFTER = re.compile(rf"\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
 _BODY_BEFORE = re.compile(rf"({_BODY})(?:['’]s)?\s+$")
-_TITLE_WORDS = frozenset("vice deputy executive senior acting interim former new co chief general managing global".split())
+_TITLE_WORDS = frozenset("vice deputy executive senior acting interim former new co chief general managing global"
+                         " the a an its our their his her this that".split())  # ... nor a sentence's opening word
 
 
 def _body_of_office(q: Question) -> str | None:
