@@ -530,8 +530,20 @@ def office_of_another_body(q: Question, text: str) -> bool:
             while words and words[-1].lower() in _TITLE_WORDS:  # "Executive Vice President": a title
                 words.pop()
             body = " ".join(words) or None
-        bodies.append(re.sub(r"['’]s$", "", body.lower().rstrip(".,-")) if body else None)
-    return bool(bodies) and all(b is not None and b != asked for b in bodies)
+        bodies.append(_plain_body(body) if body else None)
+    return bool(bodies) and all(b is not None and b != _plain_body(asked) for b in bodies)
+
+
+# What a body's name may end in and still name the same body ("Luoyang City", "Nintendo Co., Ltd.")
+_BODY_SUFFIXES = frozenset("city county province municipality municipal government co inc ltd llc corp corporation"
+                           " company group holdings plc".split())
+
+
+def _plain_body(body: str) -> str:
+    words = re.sub(r"['’]s$", "", body.lower().rstrip(".,-")).split()
+    while len(words) > 1 and words[-1].rstrip(".,") in _BODY_SUFFIXES:
+        words.pop()
+    return " ".join(words)
 
 
 def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:

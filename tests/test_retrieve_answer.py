@@ -988,6 +988,9 @@ def test_of_close_dated_sentences_the_one_with_a_whole_date_answers_and_the_vagu
     ("Who is the CEO of Nintendo in 2021?", "Satoru Iwata was the global president and CEO of Nintendo.", False),
     ("Who is the CEO of Nintendo in 2021?", "Shuntaro Furukawa, Executive Vice President of Nintendo.", False),
     ("Who is the CEO of Nintendo in 2021?", "The CEO Shuntaro Furukawa spoke in Kyoto.", False),
+    ("Who is the CEO of Nintendo in 2021?", "Shuntaro Furukawa is the CEO of Nintendo Co., Ltd.", False),
+    ("Who is the CEO of Nintendo in 2021?", "Doug Bowser is the CEO of Nintendo of America.", True),
+    ("Who is the mayor of Luoyang?", "Xu Jinke, the mayor of Luoyang City, opened the fair.", False),
     ("Who is the president of the NFL?", "JC Tretter was re-elected as president of the NFL Players Association.", True),
     ("Who is the president of the NFL?", "The Raiders hired Sandra Douglass Morgan as their new team president.", False),
     ("Who directed Hachi?", "Apple CEO Tim Cook praised the film.", False),  # no office asked
