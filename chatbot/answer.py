@@ -664,9 +664,15 @@ _STARTS = re.compile(r"开始|开幕|(?<!公)开赛|开播|首播|开启"  # not
 _ENDS = re.compile(r"结束|闭幕|落幕|收官|截止|\b(?:end|ends|ended|closes|closed|concluded?|concludes)\b", re.I)
 
 
+# A span of dates gives both ends ("5月1日至5月10日截止", "from May 1 until May 10")
+_DATE_RANGE = re.compile(r"\d\s*[日号月年]?\s*(?:至|到|～|~|—|–)\s*\d|\bfrom\b[^.;]{1,40}\b(?:to|until|through)\b", re.I)
+
+
 def _other_end(question: str, text: str) -> bool:
     """Whether text dates only the other end of what the question asks the start or end of
-    ("法网结束男单决赛" for 法网开始时间)."""
+    ("法网结束男单决赛" for 法网开始时间); a span of dates gives both."""
+    if _DATE_RANGE.search(text):
+        return False
     for asked, other in ((_STARTS, _ENDS), (_ENDS, _STARTS)):
         if asked.search(question) and not other.search(question):
             return bool(other.search(text)) and not asked.search(text)

@@ -1021,6 +1021,8 @@ def test_a_date_of_the_events_other_end_does_not_answer_when_it_starts(embedding
     assert [ev.chunk.doc_id for ev in ends.evidence] == ["a"], ends.text
     assert _other_end("When did the 2022 World Expo open?", "The 2022 World Expo closed on May 5.")
     assert not _other_end("When did the 2022 World Expo open?", "It opened on May 1 and ended on May 5.")
+    assert not _other_end("报名什么时候开始", "报名时间为5月1日至5月10日截止。")  # a span gives both ends
+    assert not _other_end("When did the 2022 World Expo open?", "It ran from May 1 until it closed on May 5.")
 
 
 def test_where_a_thing_ranks_is_a_number_question() -> None:
