@@ -296,10 +296,13 @@ class ExtractiveAnswerer:
                 if q_bigrams:
                     cov = max(cov, len(q_bigrams & han_bigrams(quote)) / len(q_bigrams))
             s.coverage = cov
-            found = answer_spans(q, quote, works=True) if not naming else given_names(q, quote)
+            if naming:
+                found = given_names(q, quote)
+                s.answers = frozenset()  # a name asked for is no answer other files back: the topic's kin have names too
+            else:
+                found = answer_spans(q, quote, works=True)
+                s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
             found_in.append(found)
-            # a name asked for is no answer that other files back: the topic's kin have names too
-            s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1) if not naming else frozenset()
             s.kin = other_variant(q, quote, found)
         files_with = _files_with_answers(sents)
         counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
@@ -640,8 +643,14 @@ def given_names(q: Question, text: str) -> list[tuple[int, int]]:
     found = [(m.start(), m.end()) for m in _GIVEN_NAME.finditer(text)]
     if text.isascii():
         found += answer_spans(replace(q, wants="who"), text)
-    asked = [t for t in q.terms if len(t) > 1 and not t.isdigit()]
+    asked = _naming_words(q)
     return sorted((a, b) for a, b in set(found) if not any(t in text[a:b].lower() for t in asked))
+
+
+def _naming_words(q: Question) -> list[str]:
+    """The question's words that can be part of a name or a title: neither numbers nor single
+    characters."""
+    return [t for t in q.terms if len(t) > 1 and not t.isdigit()]
 
 
 # Works listed one after another ("《长空之王》《人生路不熟》《倒数说爱你》", "《A》、《B》和《C》")
@@ -653,7 +662,7 @@ def _among_titles(q: Question, text: str) -> bool:
     the question does not ask for several."""
     if q.lang != "zh" or _ASKS_LIST.search(q.text) or "《" not in text:
         return False
-    asked = [t for t in q.terms if len(t) > 1 and not t.isdigit()]
+    asked = _naming_words(q)
     runs = [m.group() for m in _TITLE_RUN.finditer(text)]
     return any(t in run for t in asked for run in runs)
 

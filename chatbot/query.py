@@ -507,9 +507,12 @@ _TITLE_WORDS = frozenset("vice deputy executive senior acting interim former new
                          " the a an its our their his her this that".split())  # ... nor a sentence's opening word
 
 
+@lru_cache(maxsize=1024)
 def _body_of_office(q: Question) -> str | None:
+    """The body whose office the question asks about, as `_plain_body` compares it. Cached:
+    the answerer asks per sentence."""
     m = _ASKED_BODY.search(q.text) if asks_role(q) else None
-    return (m.group(1) or m.group(2)).lower() if m else None
+    return _plain_body(m.group(1) or m.group(2)) if m else None
 
 
 def office_of_another_body(q: Question, text: str) -> bool:
@@ -531,7 +534,7 @@ def office_of_another_body(q: Question, text: str) -> bool:
                 words.pop()
             body = " ".join(words) or None
         bodies.append(_plain_body(body) if body else None)
-    return bool(bodies) and all(b is not None and b != _plain_body(asked) for b in bodies)
+    return bool(bodies) and all(b is not None and b != asked for b in bodies)
 
 
 # What a body's name may end in and still name the same body ("Luoyang City", "Nintendo Co., Ltd.")
