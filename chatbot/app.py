@@ -15,17 +15,21 @@ from chatbot.chunking import Chunker, offline_encoding
 from chatbot.citations import to_citation
 from chatbot.config import TOKEN_ENCODING, Settings
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.errors import ChatbotError, IndexMissingError, LLMError
+from chatbot.errors import ChatbotError, IndexMissingError, LLMError, QuestionError
 from chatbot.ingest import Ingestor, IngestReport, ingest_lock
 from chatbot.query import condense, needs_context
 from chatbot.retrieve import Retrieval, Retriever, evidence_first
 from chatbot.store import FileEntry, Store
+from chatbot.terms import has_searchable_term
 from chatbot.types import Answer
 
 if TYPE_CHECKING:  # the openai SDK takes seconds to import: only LLM mode pays for it
     from chatbot.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
+
+NO_TERMS = ("The question has no words or numbers to search for; ask about something in the documents. "
+            "问题里没有可以检索的文字或数字，请就文档的内容提问。")
 
 
 class Chatbot:
@@ -196,9 +200,19 @@ class Chatbot:
         `mode` picks "extractive" for this question even when LLM mode is configured;
         `on_token` receives streamed text in LLM mode.
         """
+        limit = self.settings.max_question_chars
+        if len(question) > limit:  # before any other work: a huge question must cost nothing
+            raise QuestionError(
+                f"The question is {len(question):,} characters long; the limit is {limit:,} "
+                "(CHATBOT_MAX_QUESTION_CHARS). Ask about one thing at a time, or quote less of the text."
+            )
         question = question.strip()
         if not question:
-            raise ChatbotError("The question is empty. Type a question about the documents.")
+            raise QuestionError("The question is empty. Type a question about the documents.")
+        if not has_searchable_term(question):
+            log.info("ask q=%r refused: no searchable term", question)
+            return Answer(question=question, answer=NO_TERMS, refused=True, citations=(), retrieved=(),
+                          mode="extractive", latency_ms=0.0)
         store = self.store()
         if not store.manifest.files:
             raise IndexMissingError(str(self.settings.data_dir))

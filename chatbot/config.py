@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     retrieval: Literal["dense", "keyword", "fused", "ranked"] = "ranked"
     retrieval_candidates: int = Field(30, ge=5, le=200)  # from each of dense and keyword search
     top_k: int = Field(6, ge=1, le=50)
+    # a question longer than this is refused before any work: parsing and tokenizing cost grows
+    # with its length, and a few megabyte-long questions would stall every other user
+    max_question_chars: int = Field(4000, ge=100)
     # quotes per answer: a third one was right 26 times in 42 on rgb-dev, against 0.82 for the
     # first, and carried no accepted answer the first two lacked on either pack
     max_citations: int = Field(2, ge=1, le=10)

@@ -29,6 +29,10 @@ class IngestBusyError(ChatbotError):
     """Another process is already ingesting into the same data directory."""
 
 
+class QuestionError(ChatbotError):
+    """A question cannot be asked as it is (empty, or over the length limit)."""
+
+
 class LoadError(ChatbotError):
     """A file cannot be indexed; `reason` says why in a few words."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -34,6 +35,12 @@ ZH_STOP = frozenset(
     年 月 日 个 为 将 已 已经 等 由 于 所 地 得 着 过 会 能 可以 要 还 又 第 多 其中 哪里 何时 什么时候
     哪一年 哪一""".split()
 )
+
+
+def has_searchable_term(text: str) -> bool:
+    """Whether a text holds anything to search for: a letter or a digit, in any script.
+    Punctuation, symbols, emoji and invisible characters alone carry no question."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
 def _cut(run: str) -> list[str]:
