@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from chatbot.answer import Draft, ExtractiveAnswerer
+from chatbot.check import CheckReport, inspect, repair
 from chatbot.chunking import Chunker, offline_encoding
 from chatbot.citations import to_citation
 from chatbot.config import TOKEN_ENCODING, Settings
@@ -72,19 +73,55 @@ class Chatbot:
         rebuild: bool = False,
         progress: bool = True,
         on_skip: Callable[[str, str], None] | None = None,
+        follow_links: bool = False,
     ) -> IngestReport:
-        if rebuild:
-            with ingest_lock(self.settings.data_dir):
+        """Index `paths` (incremental). Damage found on opening the index is mended first."""
+        with ingest_lock(self.settings.data_dir):
+            if rebuild:
                 self._store = self._chain = None
                 Store.wipe(self.settings)
+            return self._ingest_locked(paths, progress=progress, on_skip=on_skip, follow_links=follow_links)
+
+    def _ingest_locked(self, paths: list[Path], *, progress: bool = False,
+                       on_skip: Callable[[str, str], None] | None = None, follow_links: bool = False) -> IngestReport:
         store = self.store(create=True)
-        return Ingestor(store, self._chunker(), self.embeddings).run(paths, progress=progress, on_skip=on_skip)
+        ingestor = Ingestor(store, self._chunker(), self.embeddings)
+        report = IngestReport()
+        with store.writing():
+            with store.batch():  # the problems of the data dir as it is now, other processes' writes read
+                problems = list(store.problems)
+            if problems:
+                log.info("index damaged (%s); repairing before the ingest", "; ".join(problems))
+                report.repaired = repair(store, ingestor, inspect(store, deep=False))
+            return ingestor.run(paths, progress=progress, on_skip=on_skip, follow_links=follow_links, report=report)
+
+    def check(self, *, fix: bool = False, deep: bool = True) -> CheckReport:
+        """Do manifest, Chroma, keyword index and texts agree? `fix` mends what does not."""
+        with ingest_lock(self.settings.data_dir):
+            store = self.store(create=fix)
+            if not fix:
+                with store.reading(whole=False):
+                    return inspect(store, deep=deep)
+            with store.writing():
+                with store.batch():
+                    found = inspect(store, deep=deep)
+                if found.ok:
+                    return found
+                done = repair(store, Ingestor(store, self._chunker(), self.embeddings), found)
+                with store.batch():
+                    after = inspect(store, deep=deep)
+                after.repaired = done
+                return after
 
     def documents(self) -> list[FileEntry]:
-        return sorted(self.store().manifest.files.values(), key=lambda e: e.file)
+        store = self.store()
+        with store.reading(whole=False):
+            return sorted(store.manifest.files.values(), key=lambda e: e.file)
 
     def document_text(self, doc_id: str) -> str:
-        return self.store().document_text(doc_id)
+        store = self.store()
+        with store.reading(whole=False):
+            return store.document_text(doc_id)
 
     # -- documents from the web UI: uploads, removal, feedback -----------------------------
 
@@ -96,17 +133,29 @@ class Chatbot:
     def feedback_path(self) -> Path:
         return self.settings.data_dir / "feedback.jsonl"
 
-    def save_upload(self, src: Path, name: str) -> Path:
-        """Store an uploaded file under `uploads_dir` with a safe name (checked type and size)."""
-        from chatbot.uploads import store_upload
+    def add_upload(self, src: Path, name: str) -> tuple[Path, IngestReport]:
+        """Check an uploaded file, store it under `uploads_dir` with a safe name and index it, all
+        under the ingest lock. A refused upload (another ingest running, an unreadable file)
+        leaves the stored file and the index as they were. Returns the stored path and the
+        report; a file the ingest refused is in `report.skipped`."""
+        from chatbot.uploads import checked_destination, replacing
 
-        return store_upload(src, name, self.uploads_dir, self.settings.max_file_mb)
+        with ingest_lock(self.settings.data_dir):
+            dest = checked_destination(src, name, self.uploads_dir, self.settings.max_file_mb)
+            had = dest.exists()
+            with replacing(src, dest) as keep:
+                report = self._ingest_locked([dest])
+                if not report.skipped:
+                    keep()
+            if report.skipped and had:  # the earlier version is back on disk: back in the index too
+                self._ingest_locked([dest])
+        return dest, report
 
     def remove_document(self, key: str) -> FileEntry:
         """Drop one document (by doc_id, display name or source path) from manifest, Chroma and
         the keyword index; an uploaded file is deleted too. Takes the ingest lock."""
         store = self.store()
-        with ingest_lock(self.settings.data_dir), store.writing():
+        with ingest_lock(self.settings.data_dir), store.writing(), store.batch():
             files = store.manifest.files
             matches = [e for e in files.values() if e.doc_id == key] or [e for e in files.values() if e.file == key]
             if not matches and key in files:
@@ -115,11 +164,7 @@ class Chatbot:
                 raise ChatbotError(f"No indexed document is called {key!r}. Pick one from the document list.")
             if len(matches) > 1:
                 raise ChatbotError(f"{len(matches)} documents are called {key!r}; remove one by its doc_id.")
-            entry = matches[0]
-            del files[entry.source]
-            store.save_manifest()
-            store.delete_chunks(entry.chunk_ids)
-            store.text_path(entry.doc_id).unlink(missing_ok=True)
+            (entry,) = store.remove_files([matches[0].source])
             source = Path(entry.source)
             if source.parent == self.uploads_dir.resolve():
                 source.unlink(missing_ok=True)
@@ -181,8 +226,7 @@ class Chatbot:
 
     def warm_up(self) -> None:
         """Load the model, jieba's dictionary and the index now, not on the first question."""
-        store = self.store()
-        if store.manifest.files:
+        if self.documents():
             self.ask("warm-up 预热")
 
     def ask(
@@ -214,7 +258,12 @@ class Chatbot:
             return Answer(question=question, answer=NO_TERMS, refused=True, citations=(), retrieved=(),
                           mode="extractive", latency_ms=0.0)
         store = self.store()
-        if not store.manifest.files:
+        with store.reading():
+            return self._ask(question, history, k, mode, on_token)
+
+    def _ask(self, question: str, history: list[str] | None, k: int | None, mode: str | None,
+             on_token: Callable[[str], None] | None) -> Answer:
+        if not self.store().manifest.files:
             raise IndexMissingError(str(self.settings.data_dir))
         t0 = time.perf_counter()
         standalone = condense(question, history or [])

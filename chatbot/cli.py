@@ -22,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="index files (incremental)")
     ing.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
     ing.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ing.add_argument("--follow-links", action="store_true",
+                     help="also index files that symlinks inside the folders point to outside them")
+
+    chk = sub.add_parser("check", help="verify that manifest, Chroma, keyword index and texts agree")
+    chk.add_argument("--repair", action="store_true", help="mend what disagrees (embeds only what is lost)")
+    chk.add_argument("--quick", action="store_true", help="skip the per-chunk quote and source-file checks")
 
     ask = sub.add_parser("ask", help="answer one question with citations")
     ask.add_argument("question")
@@ -88,12 +94,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if missing:
             raise ChatbotError(f"Not found: {', '.join(missing)}. Give existing files or folders.")
         report = bot.ingest(
-            paths, rebuild=args.rebuild, progress=sys.stderr.isatty(),
+            paths, rebuild=args.rebuild, progress=sys.stderr.isatty(), follow_links=args.follow_links,
             on_skip=lambda path, reason: print(f"skipped {path}: {reason}", file=sys.stderr),
         )
+        for line in report.repaired:
+            print(f"repaired: {line}")
+        for file, reason in report.withdrawn:
+            print(f"removed {file}: {reason}")
         print(report.summary())
         print(f"index: {settings.data_dir} ({bot.store().count()} chunks from {len(bot.documents())} files)")
         return 0
+    if args.command == "check":
+        result = build(settings).check(fix=args.repair, deep=not args.quick)
+        for line in result.lines():
+            print(line)
+        if not result.ok and not args.repair:
+            print("Run `chatbot check --repair` to mend it.", file=sys.stderr)
+        return 0 if result.ok else 1
     if args.command == "ask":
         answer = build(settings).ask(args.question, k=args.k)
         if args.json:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, gt=0)
     embed_batch: int = Field(64, ge=1)
     embed_threads: int = Field(2, ge=1)
+    # an ingest stops before a write that would leave less free disk than this: a disk filled to
+    # the last byte breaks more than the write that filled it (Chroma's own files among them)
+    min_free_mb: float = Field(100.0, ge=0)
 
     # retrieval and answering
     retrieval: Literal["dense", "keyword", "fused", "ranked"] = "ranked"

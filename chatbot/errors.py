@@ -25,6 +25,18 @@ class IndexMismatchError(ChatbotError):
     """The index on disk was built with other settings than the current ones."""
 
 
+class IndexDamagedError(ChatbotError):
+    """The index on disk is incomplete or unreadable; the message names the repair."""
+
+
+class DataDirError(ChatbotError):
+    """The data directory cannot be used as it is (read-only, not a directory)."""
+
+
+class DiskFullError(DataDirError):
+    """The disk holding the data directory is (nearly) full; nothing indexed was lost."""
+
+
 class IngestBusyError(ChatbotError):
     """Another process is already ingesting into the same data directory."""
 

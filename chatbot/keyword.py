@@ -35,7 +35,8 @@ def _quote(term: str) -> str:
 
 
 class KeywordIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
+        """`path` None: an empty index in memory (a stand-in while a damaged one is mended)."""
         self.path = path
         self._local = threading.local()
         with self._conn() as conn:
@@ -44,9 +45,12 @@ class KeywordIndex:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = sqlite3.connect(self.path or ":memory:", timeout=30)
+            if self.path is not None:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            else:  # each thread's in-memory database starts empty
+                conn.executescript(_SCHEMA)
             self._local.conn = conn
         return conn
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from chatbot.datadir import replace_file
+
 MANIFEST_FORMAT = 1
 STATE_ID = "__state__"
 LEASE_PREFIX = "__ingest__"
@@ -41,6 +43,12 @@ class FileEntry:
     doc_id: str
     n_chars: int
     chunk_ids: list[str] = field(default_factory=list)
+    # where the ingest found it, unresolved (a symlink's own path); "" in older manifests: source
+    found_at: str = ""
+
+    @property
+    def found(self) -> str:
+        return self.found_at or self.source
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in _FIELDS}
@@ -148,12 +156,10 @@ class JsonManifest:
         if defer and time.monotonic() - self._saved_at < wait:
             return False
         started = time.monotonic()
-        manifest.files.take_changes()
         data = {"format": MANIFEST_FORMAT, "stamp": manifest.stamp,
                 "files": {k: manifest.files[k].to_dict() for k in sorted(manifest.files)}}
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.path)
+        replace_file(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        manifest.files.take_changes()  # only once written: a failed save (a full disk) is retried
         self._saved_at = time.monotonic()
         self._took = self._saved_at - started
         return True
@@ -185,7 +191,8 @@ class ChromaManifest:
 
     def load(self, stamp: dict[str, Any]) -> Manifest:
         entries = [
-            FileEntry(**{k: meta[k] for k in _FIELDS if k != "chunk_ids"}, chunk_ids=json.loads(str(meta["chunk_ids"])))
+            FileEntry(**{k: meta[k] for k in _FIELDS if k in meta and k != "chunk_ids"},
+                      chunk_ids=json.loads(str(meta["chunk_ids"])))
             for res in self._pages(where={"kind": "file"}, include=["metadatas"])
             for meta in res["metadatas"]
         ]

@@ -1,9 +1,15 @@
 """Chroma (embedded or server), the keyword index, the normalized texts and the manifest.
 
 Embedded mode (default): Chroma on disk in `DATA_DIR/chroma`, the manifest in `manifest.json`,
-texts in `texts/`, the keyword index in `keyword.sqlite`. The manifest is written after the
-chunks reach Chroma, atomically, so a crash leaves at worst chunks the manifest does not know;
-`reconcile()` removes those at the start of the next ingest.
+texts in `texts/` (`chatbot.texts`), the keyword index in `keyword.sqlite`. Any number of
+processes may use one data directory (`chatbot.datadir`): a question runs under the shared lock,
+each write batch under the exclusive one, and a process reloads its manifest and reopens Chroma
+(whose vector index it holds in memory) when it finds that another process wrote. The manifest is
+written after the chunks reach Chroma, atomically, so a crash leaves at worst chunks the manifest
+does not know; `reconcile()` removes those at the start of the next ingest. An index found
+incomplete on opening (Chroma, keyword index or texts missing chunks the manifest lists, a
+manifest that is not JSON) answers nothing: `problems` says what is wrong, questions get
+`IndexDamagedError` naming the fix, and the next ingest or `chatbot check --repair` mends it.
 
 Server mode (`CHATBOT_CHROMA_HOST`/`CHATBOT_CHROMA_PORT`): the chunks and the manifest (with the
 normalized texts) live on the Chroma server, shared by every app process that points at it; the
@@ -11,14 +17,13 @@ local `keyword.sqlite` is a cache, synced from the server's manifest on open and
 shared manifest's generation moves (checked at most once a second, when the manifest is read).
 A call that fails to connect is retried once, then raises `StoreUnavailableError` naming the fix.
 
-Where a chunk's text lives. Embedded mode: nowhere in Chroma; it is the slice
-`[start_char, end_char)` of its file's normalized text in `texts/`, checked against a CRC-32 kept
-in the chunk's metadata (`crc`), so a chunk whose file was rewritten under it (a reader beside a
-running ingest) is dropped, never quoted wrongly. Storing long strings in Chroma is what made its
-upsert slow: as documents it builds a trigram full-text index we never query (12.4 s per 10,000
-chunks), and as metadata it still cost 9.2 s of upsert against 6.4 s without them. Server mode: in the
+Where a chunk's text lives. Embedded mode: nowhere in Chroma; it is the slice of its file's
+normalized text (see `chatbot.texts`). Storing long strings in Chroma is what made its upsert
+slow: as documents it builds a trigram full-text index we never query (12.4 s per 10,000 chunks),
+and as metadata it still cost 9.2 s of upsert against 6.4 s without them. Server mode: in the
 chunk's metadata (`text`), so a reader on another machine needs no extra round trip per file.
-Indexes written before keep their texts as documents or metadata; all three are read.
+Indexes written before keep their texts as documents or metadata; all three are read. Each chunk's
+metadata also names its file's source path and hash, so a lost manifest can be rebuilt from Chroma.
 """
 
 from __future__ import annotations
@@ -26,25 +31,33 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
-import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import chromadb
 import httpx
 import numpy as np
+from chromadb.api.shared_system_client import SharedSystemClient
 from langchain_chroma import Chroma
 
 from chatbot.config import EMBEDDING_MODEL, TOKEN_ENCODING, Settings
+from chatbot.datadir import DataDir, disk_full, no_space, read_only
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
+from chatbot.errors import (
+    ChatbotError,
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexMissingError,
+    StoreUnavailableError,
+)
 from chatbot.keyword import KEYWORD_TERMS_VERSION, KeywordIndex
 from chatbot.manifest import ChromaManifest, FileEntry, JsonManifest, Manifest
+from chatbot.texts import TextFiles, crc
 from chatbot.types import Chunk, ScoredChunk
 
 __all__ = ["FileEntry", "Manifest", "Store", "chunk_from_record", "index_stamp"]
@@ -52,7 +65,6 @@ __all__ = ["FileEntry", "Manifest", "Store", "chunk_from_record", "index_stamp"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _CONNECTION_ERRORS = (httpx.TransportError, ConnectionError)
-TEXT_CACHE_FILES = 512  # embedded mode: normalized file texts kept in memory for chunk slices
 SYNC_INTERVAL_S = 1.0  # server mode: how often reading the manifest checks for others' writes
 RETRY_PAUSE_S = 0.5
 
@@ -77,6 +89,21 @@ def unavailable(settings: Settings, exc: BaseException) -> StoreUnavailableError
     )
 
 
+def _embedded_error(settings: Settings, exc: Exception) -> ChatbotError | None:
+    """A clear error for what Chroma's own message says about the data directory, if it says."""
+    if no_space(exc):
+        return disk_full(settings.data_dir, exc)
+    text = str(exc).lower()
+    if "readonly database" in text or "read-only file system" in text:
+        return read_only(settings.data_dir, exc)
+    if "error finding id" in text or "error executing plan" in text:
+        return IndexDamagedError(
+            f"Chroma's index in {settings.chroma_dir} does not agree with itself ({exc}). Run "
+            "`chatbot check` to see what is wrong and `chatbot check --repair` to mend it."
+        )
+    return None
+
+
 def _client(settings: Settings) -> chromadb.ClientAPI:
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
     if settings.chroma_host:
@@ -85,24 +112,84 @@ def _client(settings: Settings) -> chromadb.ClientAPI:
                                        settings=chroma_settings)
         except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
             raise unavailable(settings, exc) from exc
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    # Opening a new directory creates Chroma's tables; two processes doing that at once (two
-    # ingests started together, or serve beside an ingest) fail with "table collections already
-    # exists". One opener at a time, for the moment it takes.
-    with (settings.data_dir / "chroma.open.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    try:
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        # Opening a new directory creates Chroma's tables; two processes doing that at once (two
+        # ingests started together, or serve beside an ingest) fail with "table collections
+        # already exists". One opener at a time, for the moment it takes.
+        with (settings.data_dir / "chroma.open.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError as exc:
+        if no_space(exc):
+            raise disk_full(settings.data_dir, exc) from exc
+        raise read_only(settings.data_dir, exc) from exc
+    except Exception as exc:  # chromadb's InternalError for a read-only or full disk
+        clear = _embedded_error(settings, exc)
+        if clear is None:
+            raise
+        raise clear from exc
+
+
+class _ProcessClient:
+    """This process's Chroma client of one embedded data directory. Chroma keeps one `System`
+    per path in a process and holds the vector index in memory, so when another process has
+    written, the System is stopped and opened anew: the next open reads what is on disk."""
+
+    _by_dir: ClassVar[dict[Path, _ProcessClient]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self.client = _client(settings)
+        self.generation: str | None = None  # the data dir generation the client has seen
+        self.epoch = 0  # how many times it was opened anew
+
+    @classmethod
+    def of(cls, settings: Settings) -> _ProcessClient:
+        key = settings.chroma_dir.resolve()
+        with cls._guard:
+            if key not in cls._by_dir:
+                cls._by_dir[key] = cls(settings)
+            return cls._by_dir[key]
+
+    def reopen(self, settings: Settings) -> None:
+        """Callers hold the data dir lock exclusively within this process: nobody uses the old
+        client while it stops."""
+        identifier = getattr(self.client, "_identifier", str(settings.chroma_dir))
+        system = SharedSystemClient._identifier_to_system.pop(identifier, None)
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        if system is not None:
+            try:
+                system.stop()
+            except Exception:  # noqa: BLE001 - an old client that fails to stop still goes
+                log.warning("stopping the old Chroma client failed", exc_info=True)
+        self.client = _client(settings)
+        self.epoch += 1
 
 
 def _files_collection(settings: Settings) -> str:
     return f"{settings.collection}_files"
 
 
+def _drop_collections(client: chromadb.ClientAPI, settings: Settings) -> None:
+    names = [settings.collection] + ([_files_collection(settings)] if settings.chroma_host else [])
+    for name in names:
+        try:
+            client.delete_collection(name)
+        except _CONNECTION_ERRORS as exc:
+            raise unavailable(settings, exc) from exc
+        except Exception:  # noqa: BLE001 - a missing collection is what we want anyway
+            log.debug("no collection %s to delete", name)
+
+
 class Store:
-    """The index: chunk vectors in Chroma, keyword index, texts and manifest beside them."""
+    """The index: chunk vectors in Chroma, keyword index, texts and manifest beside them.
+
+    Callers wrap what they do in `reading()` (a question, a listing) or `batch()` (one write);
+    an ingest as a whole runs in `writing()` under the ingest lock (`chatbot.ingest`)."""
 
     def __init__(self, settings: Settings, embeddings: BundledEmbeddings, *, create: bool) -> None:
         self.settings = settings
@@ -114,39 +201,145 @@ class Store:
         self._texts: dict[str, str] = {}  # server mode: texts waiting for their manifest entry
         self._generation: str | None = None  # server mode: the shared manifest we last synced
         self._checked_at = 0.0
-        # embedded mode: doc_id -> (file stamp, normalized text), least recently used first
-        self._doc_texts: OrderedDict[str, tuple[tuple[int, int, int], str]] = OrderedDict()
-        if not self.remote and not create and not settings.manifest_path.exists():
-            raise IndexMissingError(str(settings.data_dir))
-        self.client = _client(settings)
-        self.backend: JsonManifest | ChromaManifest
+        self.texts = TextFiles(settings.texts_dir)
+        # embedded mode: what makes this index unfit to answer (found on opening or catching up)
+        self.problems: list[str] = []
+        self.manifest_damaged = ""
+        self.keywords_damaged = ""
+        self._wrote = False
         if self.remote:
-            files = self._call(self.client.get_or_create_collection, name=_files_collection(settings),
-                               metadata=dict(self.stamp), embedding_function=None)
-            self._check_stamp(files.metadata or {}, "manifest collection")
-            self.backend = ChromaManifest(files, self._call)
-            if not create and not self.backend.exists():
-                raise IndexMissingError(f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}")
+            self._open_remote(create)
         else:
-            self.backend = JsonManifest(settings.manifest_path)
+            self._open_embedded(create)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open_remote(self, create: bool) -> None:
+        settings = self.settings
+        self.client = _client(settings)
+        files = self._call(self.client.get_or_create_collection, name=_files_collection(settings),
+                           metadata=dict(self.stamp), embedding_function=None)
+        self._check_stamp(files.metadata or {}, "manifest collection")
+        self.backend: JsonManifest | ChromaManifest = ChromaManifest(files, self._call)
+        if not create and not self.backend.exists():
+            raise IndexMissingError(f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.texts_dir.mkdir(parents=True, exist_ok=True)
-        # server mode: loaded by refresh() below, with the keyword cache
-        self._manifest = Manifest(stamp=self.stamp) if self.remote else self.backend.load(self.stamp)
-        self._check_stamp(self._manifest.stamp, "manifest")
+        self._manifest = Manifest(stamp=self.stamp)  # loaded by refresh() below, with the keyword cache
+        self._bind(self.client)
+        self.keywords = KeywordIndex(settings.data_dir / "keyword.sqlite")
+        self.refresh(force=True)
+
+    def _open_embedded(self, create: bool) -> None:
+        settings = self.settings
+        if not create and not settings.manifest_path.exists() and not settings.chroma_dir.exists():
+            raise IndexMissingError(str(settings.data_dir))
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise read_only(settings.data_dir, exc) from exc
+        self.datadir = DataDir.of(settings.data_dir)
+        self.backend = JsonManifest(settings.manifest_path)
+        self._manifest = Manifest(stamp=self.stamp)
+        self._manifest_at: tuple[int, int, int] | None = (-1, -1, -1)  # nothing loaded yet
+        self._keywords_at: tuple[int, int] | None = None
+        with self.datadir.hold(exclusive_here=True, exclusive=False):
+            self._shared = _ProcessClient.of(settings)
+            self._epoch = -1
+            self._catch_up()
+
+    def _bind(self, client: chromadb.ClientAPI) -> None:
+        self.client = client
         self.vectors = self._call(
             Chroma,
-            collection_name=settings.collection,
-            embedding_function=embeddings,
-            client=self.client,
+            collection_name=self.settings.collection,
+            embedding_function=self.embeddings,
+            client=client,
             collection_metadata=dict(self.stamp),
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
         self.collection = self.vectors._collection
         self._check_stamp(self.collection.metadata or {}, "Chroma collection")
-        self.keywords = KeywordIndex(settings.data_dir / "keyword.sqlite")
-        if self.remote:
-            self.refresh(force=True)
+
+    def _catch_up(self) -> None:
+        """Embedded mode, under the data dir lock with this process's other threads kept out:
+        bring what this Store holds in memory to the data dir's current generation."""
+        generation = self.datadir.generation()
+        shared = self._shared
+        if shared.generation is not None and shared.generation != generation:
+            shared.reopen(self.settings)
+        shared.generation = generation
+        if self._epoch != shared.epoch:
+            self._bind(shared.client)
+            self._epoch = shared.epoch
+        self._load_manifest()
+        self._open_keywords()
+        self._diagnose()
+        self._seen = generation
+
+    def _load_manifest(self) -> None:
+        path = self.settings.manifest_path
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            stamp = None
+        else:
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp == self._manifest_at or self._manifest.files.dirty:  # never drop unsaved changes
+            return
+        try:
+            manifest = self.backend.load(self.stamp)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self.manifest_damaged = f"{path.name} is damaged ({type(exc).__name__}: {exc})"
+            manifest = Manifest(stamp=self.stamp)
+        else:
+            self.manifest_damaged = ""
+            self._check_stamp(manifest.stamp, "manifest")
+            if stamp is None and self._call(self.collection.count):
+                self.manifest_damaged = f"{path.name} is missing, though Chroma holds chunks"
+        self._manifest, self._manifest_at = manifest, stamp
+
+    def _open_keywords(self) -> None:
+        """(Re)open the keyword index when its file is new (a repair or rebuild replaced it)."""
+        path = self.settings.data_dir / "keyword.sqlite"
+        try:
+            st = path.stat()
+            stamp: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if stamp is not None and stamp == self._keywords_at:
+            return
+        try:
+            self.keywords = KeywordIndex(path)
+            self.keywords.count()
+        except sqlite3.DatabaseError as exc:
+            self.keywords_damaged = f"keyword.sqlite is damaged ({exc})"
+            self.keywords = KeywordIndex(None)  # in memory, empty: the store still opens to be mended
+        else:
+            self.keywords_damaged = ""
+        self._keywords_at = (path.stat().st_dev, path.stat().st_ino) if path.exists() else None
+
+    def _diagnose(self) -> None:
+        """Cheap checks that the parts agree (counts, not ids; `chatbot check` compares ids)."""
+        problems = [p for p in (self.manifest_damaged, self.keywords_damaged) if p]
+        files = self._manifest.files
+        owned = sum(len(e.chunk_ids) for e in files.values())
+        if owned:
+            in_chroma = self._call(self.collection.count)
+            if in_chroma < owned:
+                problems.append(f"Chroma holds {in_chroma} of the {owned} chunks the manifest lists")
+            if not self.keywords_damaged and self.keywords.count() < owned:
+                problems.append(f"the keyword index holds {self.keywords.count()} of the {owned} chunks")
+            texts = len(self.texts.doc_ids())
+            if texts < len(files):
+                problems.append(f"texts/ holds {texts} of the {len(files)} files' texts")
+        self.problems = problems
+
+    def damage(self) -> IndexDamagedError:
+        return IndexDamagedError(
+            f"The index in {self.settings.data_dir} is damaged: {'; '.join(self.problems)}. Nothing will be "
+            "answered from half an index. Run `chatbot ingest` on the same folders (it re-embeds only "
+            "what is missing), or `chatbot check --repair`; `chatbot check` says what is wrong."
+        )
 
     def _check_stamp(self, found: dict[str, Any], where: str) -> None:
         diff = {k: (found.get(k), v) for k, v in self.stamp.items() if found.get(k) != v}
@@ -160,9 +353,18 @@ class Store:
             )
 
     def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run one Chroma call; in server mode retry a failed connection once, then say the fix."""
+        """Run one Chroma call. Embedded mode: a full or read-only disk becomes a clear error.
+        Server mode: retry a failed connection once, then say the fix."""
         if not self.remote:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except ChatbotError:
+                raise
+            except Exception as exc:
+                clear = _embedded_error(self.settings, exc)
+                if clear is None:
+                    raise
+                raise clear from exc
         try:
             return fn(*args, **kwargs)
         except _CONNECTION_ERRORS as exc:
@@ -172,6 +374,53 @@ class Store:
             return fn(*args, **kwargs)
         except _CONNECTION_ERRORS as exc:
             raise unavailable(self.settings, exc) from exc
+
+    # -- locking: one data directory, many processes ---------------------------------------------
+
+    @contextmanager
+    def reading(self, *, whole: bool = True) -> Iterator[None]:
+        """Around a question or a listing: other processes' writes wait, and what they wrote
+        since this process last looked is loaded first. `whole`: refuse a damaged index."""
+        if self.remote:
+            self.refresh()
+            yield
+            return
+        dd = self.datadir
+        with dd.hold(exclusive_here=False, exclusive=False) as outer:
+            if not outer or dd.generation() == self._seen:
+                if outer and whole and self.problems:
+                    raise self.damage()
+                yield
+                return
+        with dd.hold(exclusive_here=True, exclusive=False):
+            self._catch_up()
+            if whole and self.problems:
+                raise self.damage()
+            yield
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Around one write (a batch of an ingest, a removal, a repair): readers wait until it is
+        whole; afterwards the data dir has a new generation, so other processes reload."""
+        if self.remote:
+            yield
+            return
+        dd = self.datadir
+        with dd.hold(exclusive_here=True, exclusive=True) as outer:
+            if not outer:
+                yield
+                return
+            if dd.generation() != self._seen:
+                self._catch_up()
+            self._wrote = False
+            try:
+                yield
+            finally:
+                if self._wrote:
+                    try:
+                        self._seen = self._shared.generation = dd.bump()
+                    except OSError as exc:  # a write that failed for room fails here too; its error goes up
+                        log.error("could not record a new generation in %s: %s", dd.path, exc)
 
     # -- the manifest, shared in server mode -------------------------------------------------
 
@@ -229,7 +478,10 @@ class Store:
             with self._lock:
                 self._writing -= 1
             try:
-                self.save_manifest()
+                with self.batch():
+                    self.save_manifest()
+                if not self.remote:
+                    self._diagnose()
             finally:
                 if self.remote:
                     self.backend.drop_lease()  # type: ignore[union-attr]
@@ -238,7 +490,17 @@ class Store:
         """Write what changed in the manifest. `defer`: embedded mode may postpone the write by a
         few seconds (a bulk ingest of new files; chunks without an entry are reconciled later)."""
         if not self.remote:
-            self.backend.save(self._manifest, self._texts, defer=defer)
+            try:
+                saved = self.backend.save(self._manifest, self._texts, defer=defer)
+            except OSError as exc:
+                if no_space(exc):
+                    raise disk_full(self.settings.data_dir, exc) from exc
+                raise
+            if saved:
+                self._wrote = True
+                self.manifest_damaged = ""
+                st = self.settings.manifest_path.stat()
+                self._manifest_at = (st.st_ino, st.st_mtime_ns, st.st_size)
             return
         backend: ChromaManifest = self.backend  # type: ignore[assignment]
         before = backend.generation()
@@ -250,80 +512,138 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def text_path(self, doc_id: str) -> Path:
-        return self.settings.texts_dir / f"{doc_id}.txt"
-
     def write_text(self, doc_id: str, text: str) -> None:
         if self.remote:
             self._texts[doc_id] = text  # sent with the file's manifest entry
             return
-        path = self.text_path(doc_id)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        self._wrote = True
+        self.texts.write(doc_id, text)
 
-    def _record_metadata(self, chunk: Chunk) -> dict[str, str | int]:
+    def _record_metadata(self, chunk: Chunk, origin: FileEntry | None) -> dict[str, str | int]:
+        meta: dict[str, str | int] = {**chunk.metadata()}
+        if origin is not None:  # what rebuilds a lost manifest: the file's path and hash
+            meta.update(source=origin.source, sha256=origin.sha256)
         if self.remote:
-            return {**chunk.metadata(), "text": chunk.text}
-        return {**chunk.metadata(), "crc": zlib.crc32(chunk.text.encode("utf-8"))}
+            return {**meta, "text": chunk.text}
+        return {**meta, "crc": crc(chunk.text)}
 
-    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray,
+                   origins: dict[str, FileEntry] | None = None) -> None:
+        """Upsert chunks with their vectors; `origins` (doc_id -> entry) names each one's file."""
         if not chunks:
             return
+        self._wrote = True
+        origins = origins or {}
         self._call(
             self.collection.upsert,
             ids=[c.id for c in chunks],
             embeddings=vectors,
-            metadatas=[self._record_metadata(c) for c in chunks],
+            metadatas=[self._record_metadata(c, origins.get(c.doc_id)) for c in chunks],
         )
         self.keywords.add((c.id, c.text) for c in chunks)
 
-    def update_positions(self, chunks: list[Chunk]) -> None:
+    def update_positions(self, chunks: list[Chunk], origins: dict[str, FileEntry] | None = None) -> None:
         """Rewrite the metadata of chunks that stay in an edited file (same text, so same id and
         vector) but may have moved: offsets, position and title come from the new version."""
+        origins = origins or {}
         for i in range(0, len(chunks), 1000):
             part = chunks[i : i + 1000]
+            self._wrote = True
             self._call(self.collection.update, ids=[c.id for c in part],
-                       metadatas=[self._record_metadata(c) for c in part])
+                       metadatas=[self._record_metadata(c, origins.get(c.doc_id)) for c in part])
 
     def delete_chunks(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        self._wrote = True
         for i in range(0, len(ids), 5000):
             self._call(self.collection.delete, ids=ids[i : i + 5000])
         self.keywords.delete(ids)
 
+    def remove_files(self, sources: list[str]) -> list[FileEntry]:
+        """Drop files from the index in one write: manifest entries, chunks, keyword rows, texts."""
+        if not sources:
+            return []
+        with self.batch():
+            entries = [self._manifest.files[source] for source in sources]
+            for source in sources:
+                del self._manifest.files[source]
+            self.save_manifest()
+            self.delete_chunks([cid for entry in entries for cid in entry.chunk_ids])
+            if not self.remote:
+                for entry in entries:
+                    self.texts.remove(entry.doc_id)
+        return entries
+
+    def reset_keywords(self) -> None:
+        """Set a damaged keyword index aside (`keyword.sqlite.damaged`) and start an empty one;
+        the caller adds the chunks again from their texts (no embedding needed)."""
+        base = self.settings.data_dir / "keyword.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            part = base.with_name(base.name + suffix)
+            if part.exists():
+                os.replace(part, part.with_name(part.name + ".damaged"))
+        self._wrote = True
+        self._keywords_at = None
+        self._open_keywords()
+
+    def reset_vectors(self) -> None:
+        """Drop a Chroma collection that cannot answer and start an empty one (the caller embeds
+        the files again). When Chroma cannot even drop it, its folder is set aside."""
+        self._wrote = True
+        if self.remote:
+            self.client.delete_collection(self.settings.collection)
+            self._bind(self.client)
+            return
+        try:
+            self.client.delete_collection(self.settings.collection)
+        except Exception as exc:  # noqa: BLE001 - a collection too damaged to drop is set aside whole
+            log.warning("dropping the damaged collection failed (%s); setting chroma/ aside", exc)
+            os.replace(self.settings.chroma_dir, self.settings.chroma_dir.with_name(f"chroma.damaged-{int(time.time())}"))
+        self._shared.reopen(self.settings)  # every Store of this process binds the new collection
+        self._epoch = self._shared.epoch
+        self._bind(self._shared.client)
+
     def all_ids(self) -> set[str]:
         return set(self._call(self.collection.get, include=[])["ids"])
 
-    def reconcile(self) -> int:
-        """Delete chunks that no manifest entry owns (left by an interrupted ingest). In server
-        mode, not while another process's ingest holds a live lease (its chunks come first)."""
+    def reconcile(self, ids: set[str] | None = None) -> set[str]:
+        """Delete chunks that no manifest entry owns (left by an interrupted ingest); `ids`: what
+        Chroma and the keyword index hold, when the caller has read it. In server mode, not
+        while another process's ingest holds a live lease (its chunks come first). Returns the
+        ids deleted."""
         if self.remote and self.backend.other_live_leases():  # type: ignore[union-attr]
             log.info("reconcile skipped: another ingest is writing to the server")
-            return 0
+            return set()
         owned = self._manifest.owned_ids()
-        stray = sorted((self.all_ids() | self.keywords.ids()) - owned)
+        held = ids if ids is not None else self.all_ids() | self.keywords.ids()
+        stray = sorted(held - owned)
         if stray:
             log.warning("reconcile removed=%d stray chunks", len(stray))
             self.delete_chunks(stray)
-        return len(stray)
+        return set(stray)
 
     @staticmethod
     def wipe(settings: Settings) -> None:
         """Drop everything an index wrote (for --rebuild), whatever settings built it."""
-        client = _client(settings)
-        names = [settings.collection] + ([_files_collection(settings)] if settings.chroma_host else [])
-        for name in names:
-            try:
-                client.delete_collection(name)
-            except _CONNECTION_ERRORS as exc:
-                raise unavailable(settings, exc) from exc
-            except Exception:  # noqa: BLE001 - a missing collection is what we want anyway
-                log.debug("no collection %s to delete", name)
-        for path in settings.texts_dir.glob("*.txt"):
-            path.unlink()
-        for name in ("keyword.sqlite", "keyword.sqlite-wal", "keyword.sqlite-shm"):
-            (settings.data_dir / name).unlink(missing_ok=True)
-        settings.manifest_path.unlink(missing_ok=True)
+        if settings.chroma_host:
+            _drop_collections(_client(settings), settings)
+            for name in ("keyword.sqlite", "keyword.sqlite-wal", "keyword.sqlite-shm"):
+                (settings.data_dir / name).unlink(missing_ok=True)
+            return
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        datadir = DataDir.of(settings.data_dir)
+        with datadir.hold(exclusive_here=True, exclusive=True):
+            shared = _ProcessClient.of(settings)
+            _drop_collections(shared.client, settings)
+            for path in settings.texts_dir.glob("*.txt"):
+                path.unlink()
+            for name in ("keyword.sqlite", "keyword.sqlite-wal", "keyword.sqlite-shm"):
+                (settings.data_dir / name).unlink(missing_ok=True)
+            settings.manifest_path.unlink(missing_ok=True)
+            # every Store of this process binds the new collection; other processes reload
+            shared.reopen(settings)
+            shared.generation = datadir.bump()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -333,32 +653,7 @@ class Store:
     def document_text(self, doc_id: str) -> str:
         if self.remote:
             return self.backend.text(doc_id)  # type: ignore[union-attr]
-        return self.text_path(doc_id).read_text(encoding="utf-8")
-
-    def _cached_text(self, doc_id: str) -> str | None:
-        """Embedded mode: a file's normalized text, from memory while the file is unchanged."""
-        path = self.text_path(doc_id)
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            log.warning("text of doc_id=%s missing from %s; its chunks are skipped. If this lasts, "
-                        "rebuild with `chatbot ingest --rebuild`", doc_id, self.settings.texts_dir)
-            return None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        with self._lock:
-            hit = self._doc_texts.get(doc_id)
-            if hit is not None and hit[0] == stamp:
-                self._doc_texts.move_to_end(doc_id)
-                return hit[1]
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        with self._lock:
-            self._doc_texts[doc_id] = (stamp, text)
-            while len(self._doc_texts) > TEXT_CACHE_FILES:
-                self._doc_texts.popitem(last=False)
-        return text
+        return self.texts.read(doc_id)
 
     def _record_text(self, document: str | None, meta: Any) -> str | None:
         """A chunk's text: the slice of its file's text (checked by CRC), or for indexes written
@@ -367,14 +662,7 @@ class Store:
             return document
         if meta.get("text"):
             return str(meta["text"])
-        text = self._cached_text(str(meta["doc_id"]))
-        if text is None:
-            return None
-        piece = text[int(meta["start_char"]) : int(meta["end_char"])]
-        if zlib.crc32(piece.encode("utf-8")) != meta.get("crc"):
-            log.info("chunk skipped doc_id=%s: its file changed under it (an ingest is running)", meta["doc_id"])
-            return None
-        return piece
+        return self.texts.slice(str(meta["doc_id"]), int(meta["start_char"]), int(meta["end_char"]), meta.get("crc"))
 
     def _chunks(self, ids: list[str], documents: Any, metadatas: Any) -> list[Chunk]:
         """Chunks of a Chroma result, in its order; those whose text cannot be trusted left out."""

@@ -178,12 +178,9 @@ class ChatUI:
             progress(i / max(len(files), 1), desc=f"indexing {name}")
             yield "\n\n".join([*lines, f"indexing {r.md_text(name)} ({i + 1}/{len(files)})…"]), *[gr.skip()] * 3
             try:
-                stored = self.bot.save_upload(Path(tmp), name)
-                skipped: list[str] = []
-                report = self.bot.ingest([stored], progress=False, on_skip=lambda _p, why: skipped.append(why))  # noqa: B023 - called during this ingest call
-                if skipped:
-                    stored.unlink(missing_ok=True)
-                    lines.append(f"**refused** {r.md_text(name)}: {r.md_text(skipped[0])}")
+                stored, report = self.bot.add_upload(Path(tmp), name)
+                if report.skipped:
+                    lines.append(f"**refused** {r.md_text(name)}: {r.md_text(report.skipped[0][1])}")
                 else:
                     chunks = next((len(e.chunk_ids) for e in self.bot.documents() if e.source == str(stored)), 0)
                     verb = "updated" if report.updated else ("unchanged" if report.unchanged else "indexed")

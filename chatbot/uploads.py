@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from chatbot.errors import ChatbotError, LoadError
@@ -52,9 +54,9 @@ def check_upload(name: str, size: int, max_mb: float) -> None:
         raise UploadError(f"{name}: the file is empty.")
 
 
-def store_upload(src: Path, name: str, uploads_dir: Path, max_mb: float) -> Path:
-    """Check an uploaded temp file (type, size, readable text), copy it into `uploads_dir` under
-    its safe name and return the stored path."""
+def checked_destination(src: Path, name: str, uploads_dir: Path, max_mb: float) -> Path:
+    """Check an uploaded temp file (type, size, readable text) and return where it is to be
+    stored. Nothing is written: a file that fails here leaves any earlier version untouched."""
     check_upload(name, src.stat().st_size, max_mb)
     uploads_dir.mkdir(parents=True, exist_ok=True)
     root = uploads_dir.resolve()
@@ -65,7 +67,34 @@ def store_upload(src: Path, name: str, uploads_dir: Path, max_mb: float) -> Path
         load_bytes(src.read_bytes(), dest, name)
     except LoadError as exc:
         raise UploadError(f"{name}: {exc.reason}") from exc
-    tmp = dest.with_name(f".{dest.name}.part{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
     return dest
+
+
+@contextmanager
+def replacing(src: Path, dest: Path) -> Iterator[Callable[[], None]]:
+    """Put `src` at `dest`, keeping the version it replaces; inside, call the function given to
+    keep the new one. Unless kept (an error, a refusal), the earlier version is put back, or
+    the new file removed when there was none."""
+    previous = dest.with_name(f".{dest.name}.previous{os.getpid()}")
+    tmp = dest.with_name(f".{dest.name}.part{os.getpid()}")
+    had = dest.exists()
+    kept = False
+
+    def keep() -> None:
+        nonlocal kept
+        kept = True
+
+    try:
+        shutil.copyfile(src, tmp)
+        if had:
+            os.replace(dest, previous)
+        os.replace(tmp, dest)
+        yield keep
+    finally:
+        tmp.unlink(missing_ok=True)
+        if kept:
+            previous.unlink(missing_ok=True)
+        elif had and previous.exists():
+            os.replace(previous, dest)
+        elif not had:
+            dest.unlink(missing_ok=True)

@@ -228,7 +228,7 @@ def test_deleted_file_leaves_the_index(make_bot: BotFactory, corpus: Path) -> No
     bot.ingest([corpus], progress=False)
     name = "004_e82685cb10df071e.txt"
     gone = entry_for(bot, name)
-    text_file = bot.store().text_path(gone.doc_id)
+    text_file = bot.store().texts.path(gone.doc_id)
     assert text_file.exists()
     (corpus / name).unlink()
 
@@ -290,28 +290,6 @@ def test_first_sentence_of_a_file_without_heading_can_answer(make_bot: BotFactor
     answer = bot.ask("熊猫研究基地位于哪里？")
     assert not answer.refused
     assert "成都" in answer.citations[0].quote
-
-
-def test_file_that_turns_binary_keeps_its_indexed_version(
-    make_bot: BotFactory, tmp_path: Path, seeds_dir: Path
-) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    name = "000_9e53f5965d956f18.txt"
-    (folder / name).write_bytes((seeds_dir / name).read_bytes())
-    bot = make_bot()
-    bot.ingest([folder], progress=False)
-    before = entry_for(bot, name)
-
-    (folder / name).write_bytes(PNG_BYTES)
-    report = bot.ingest([folder], progress=False)
-
-    assert [(Path(p).name, "binary" in r) for p, r in report.skipped] == [(name, True)]
-    assert not (report.added or report.updated or report.removed)
-    assert entry_for(bot, name) == before  # nothing that was indexed is lost
-    assert set(before.chunk_ids) <= bot.store().all_ids()
-    assert_consistent(bot)
-    assert not bot.ask(MEDALS_Q).refused
 
 
 # -- settings, rebuild, concurrency ------------------------------------------------------------

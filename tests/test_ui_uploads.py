@@ -16,9 +16,10 @@ from test_ingest import assert_consistent
 from chatbot.app import Chatbot
 from chatbot.config import Settings
 from chatbot.embeddings import BundledEmbeddings
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, IngestBusyError
 from chatbot.feedback import read_feedback
-from chatbot.uploads import UploadError, check_upload, safe_name, store_upload
+from chatbot.ingest import ingest_lock
+from chatbot.uploads import UploadError, check_upload, checked_destination, replacing, safe_name
 
 FACT = "Zorblat Works\n\nThe Zorblat reactor in Kaifeng produces 40 megawatts of power since 1987.\n"
 
@@ -48,6 +49,14 @@ def test_any_name_stays_a_plain_name(raw: str) -> None:
     assert name and name not in (".", "..") and not name.startswith(".")
     assert "/" not in name and "\\" not in name and "\x00" not in name
     assert Path(name).name == name and not Path(name).is_absolute()
+
+
+def store_upload(src: Path, name: str, uploads: Path, max_mb: float) -> Path:
+    """Check, then store for good (what `Chatbot.add_upload` does once the file is indexed)."""
+    dest = checked_destination(src, name, uploads, max_mb)
+    with replacing(src, dest) as keep:
+        keep()
+    return dest
 
 
 @pytest.mark.parametrize("name", ["../../../../tmp/owned.txt", "/tmp/owned.txt", "..\\owned.txt", "a/../../owned.txt",
@@ -105,9 +114,9 @@ def bot(tmp_path: Path, seeded_data_dir: Path, embeddings: BundledEmbeddings,
 def test_upload_is_indexed_answered_and_removed(bot: Chatbot, tmp_path: Path) -> None:
     src = tmp_path / "tmpupload"
     src.write_text(FACT, encoding="utf-8")
-    stored = bot.save_upload(src, "../zorblat.md")
+    stored, report = bot.add_upload(src, "../zorblat.md")
     assert stored == (bot.uploads_dir / "zorblat.md").resolve()
-    bot.ingest([stored], progress=False)
+    assert report.added == ["zorblat.md"] and not report.skipped
     entry = next(e for e in bot.documents() if e.file == "zorblat.md")
     answer = bot.ask("How many megawatts does the Zorblat reactor produce?")
     assert not answer.refused and answer.citations[0].file == "zorblat.md"
@@ -119,6 +128,40 @@ def test_upload_is_indexed_answered_and_removed(bot: Chatbot, tmp_path: Path) ->
     assert not stored.exists(), "the uploaded file goes with its document"
     assert_consistent(bot)
     assert all(c.file != "zorblat.md" for c in bot.ask("How many megawatts does the Zorblat reactor produce?").citations)
+
+
+def test_upload_refused_while_another_ingest_runs_keeps_the_stored_version(bot: Chatbot, tmp_path: Path) -> None:
+    """Issue 27 item 3: refused with "Another ingest is running", `uploads/doc.txt` stayed v1
+    in the index but became v2 on disk. Now nothing is written before the lock is held."""
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    v1.write_text("The Zorblat reactor produces 42 megawatts.", encoding="utf-8")
+    v2.write_text("The Zorblat reactor produces 97 megawatts.", encoding="utf-8")
+    stored, _ = bot.add_upload(v1, "doc.txt")
+    with ingest_lock(bot.settings.data_dir), pytest.raises(IngestBusyError, match="Another ingest is running"):
+        bot.add_upload(v2, "doc.txt")
+    assert stored.read_text(encoding="utf-8") == v1.read_text(encoding="utf-8")
+    assert sorted(p.name for p in bot.uploads_dir.iterdir()) == ["doc.txt"], "no temp or backup file left"
+    answer = bot.ask("How many megawatts does the Zorblat reactor produce?")
+    assert "42 megawatts" in answer.answer
+    assert_consistent(bot)
+
+
+def test_upload_the_ingest_refuses_puts_the_earlier_version_back(bot: Chatbot, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that passes the upload check but that the ingest then refuses (here: it is too
+    large for the ingest's limit) leaves the earlier stored version and its index entry."""
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    v1.write_text("The Zorblat reactor produces 42 megawatts.", encoding="utf-8")
+    v2.write_text("The Zorblat reactor produces 97 megawatts. " * 10, encoding="utf-8")
+    stored, _ = bot.add_upload(v1, "doc.txt")
+    monkeypatch.setattr(bot.settings, "max_file_mb", 0.0001)  # the ingest's own size check refuses v2
+    monkeypatch.setattr("chatbot.uploads.check_upload", lambda *a: None)
+    _, report = bot.add_upload(v2, "doc.txt")
+    assert report.skipped and "too large" in report.skipped[0][1]
+    assert stored.read_text(encoding="utf-8") == v1.read_text(encoding="utf-8")
+    assert sorted(p.name for p in bot.uploads_dir.iterdir()) == ["doc.txt"]
+    assert "42 megawatts" in bot.ask("How many megawatts does the Zorblat reactor produce?").answer
+    assert_consistent(bot)
 
 
 def test_remove_by_name_and_unknown_names(bot: Chatbot) -> None:
