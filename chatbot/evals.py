@@ -1,6 +1,6 @@
-"""Eval packs: load, run through a fresh isolated Chatbot, score, gate on a baseline.
+"""Eval packs: run through a fresh isolated Chatbot, score, gate on a baseline.
 
-Reports (report.md, report.html) are rendered by `chatbot.report`, run-to-run comparisons by
+Packs are read and checked by `chatbot.packs`; reports (report.md, report.html) are rendered by `chatbot.report`, run-to-run comparisons by
 `chatbot.compare`, the optional LLM-judged metrics by `chatbot.judge`; what produced a run (commit,
 settings, prompts) comes from `chatbot.provenance`.
 """
@@ -13,13 +13,13 @@ import re
 import statistics
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatbot.citations import MARKER, check
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
+from chatbot.packs import EvalQuestion, histories, load_pack
 from chatbot.provenance import provenance
 from chatbot.types import Answer
 
@@ -32,72 +32,6 @@ HIGHER_IS_BETTER = (
 )
 LOWER_IS_BETTER = ("false_refusal_rate", "invalid_citations")
 DEFAULT_TOLERANCE = 0.005
-
-
-@dataclass(frozen=True)
-class EvalQuestion:
-    id: str
-    lang: str
-    question: str
-    answers: tuple[str, ...]
-    gold_files: tuple[str, ...]
-    answerable: bool
-    category: str = ""
-    conversation: str = ""  # questions sharing it form one conversation, asked in `turn` order
-    turn: int = 1
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> EvalQuestion:
-        return cls(
-            id=str(obj["id"]), lang=str(obj.get("lang", "en")), question=str(obj["question"]),
-            answers=tuple(obj.get("answers") or ()), gold_files=tuple(obj.get("gold_files") or ()),
-            answerable=bool(obj.get("answerable", True)), category=str(obj.get("category", "")),
-            conversation=str(obj.get("conversation") or ""), turn=int(obj.get("turn") or 1),
-        )
-
-
-def load_pack(pack: Path) -> list[EvalQuestion]:
-    qfile = pack / "questions.jsonl"
-    if not (pack / "corpus").is_dir() or not qfile.is_file():
-        raise ChatbotError(f"{pack} is not an eval pack: it needs corpus/ and questions.jsonl (see evals/README.md).")
-    out = []
-    for lineno, line in enumerate(qfile.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(EvalQuestion.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ChatbotError(f"{qfile}:{lineno}: not a valid question record ({exc})") from exc
-    _check_pack(qfile, out)
-    return out
-
-
-def _check_pack(qfile: Path, questions: list[EvalQuestion]) -> None:
-    ids = [q.id for q in questions]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ChatbotError(f"{qfile}: duplicate ids {', '.join(dupes)}. Give every question its own id.")
-    turns: dict[str, list[int]] = defaultdict(list)
-    for q in questions:
-        if q.conversation:
-            turns[q.conversation].append(q.turn)
-    for conv, got in turns.items():
-        if sorted(got) != list(range(1, len(got) + 1)):
-            raise ChatbotError(
-                f"{qfile}: conversation {conv!r} has turns {sorted(got)}; number its questions 1, 2, 3 ... "
-                "without gaps or repeats.")
-
-
-def histories(questions: list[EvalQuestion]) -> dict[str, list[str]]:
-    """For each question id, the earlier questions of its conversation, oldest first."""
-    convs: dict[str, list[EvalQuestion]] = defaultdict(list)
-    for q in questions:
-        if q.conversation:
-            convs[q.conversation].append(q)
-    out: dict[str, list[str]] = {}
-    for q in questions:
-        earlier = sorted((p for p in convs.get(q.conversation, []) if p.turn < q.turn), key=lambda p: p.turn)
-        out[q.id] = [p.question for p in earlier] if q.conversation else []
-    return out
 
 
 # -- scoring ------------------------------------------------------------------------------
