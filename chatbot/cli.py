@@ -1,7 +1,8 @@
 """The `chatbot` command: ingest, ask, serve, eval. Errors become clean messages and exit codes here.
 
 Exit codes: 0 done; 1 an error whose message names the fix; 2 a usage error (argparse).
-`chatbot eval`: 0 pass, 2 a metric below the baseline or a broken pack or run.
+`chatbot eval` keeps 1 for its verdict: 0 pass, 1 a metric below the baseline, 2 a broken pack or
+run (an invalid pack, an unreadable baseline, `--out` an existing file, a setting that is wrong ...).
 
 Each command is a `_add_NAME(sub)` that builds its parser and sets its handler (and, if it is not 1,
 the exit code of its errors); `main` does the rest.
@@ -29,7 +30,7 @@ from chatbot.types import Answer
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_EVAL_BROKEN = 2  # `chatbot eval`'s errors
+EXIT_EVAL_BROKEN = 2  # `chatbot eval`: 1 means "a metric dropped", so its errors take 2
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -179,12 +180,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "eval", help="run an eval pack and write a report, or compare two runs",
-        description="Exit codes: 0 pass, 2 a metric below the baseline or a broken pack or run.")
+        description="Exit codes: 0 pass, 1 a metric below the baseline, 2 a broken pack or run.")
     p.add_argument("--pack", type=_path, default=Path("evals/seeds"))
     p.add_argument("--out", type=_path, default=None,
                    help="where results, metrics and reports go (default eval-out; with --compare: NEW_OUT)")
     p.add_argument("--baseline", type=_path, default=None,
-                   help="baseline JSON to gate on (exit 2 on a drop)")
+                   help="baseline JSON to gate on (exit 1 when a metric drops below it)")
     p.add_argument("--judge", action="store_true",
                    help="also grade answers with an LLM judge (needs an endpoint; reported apart, not gated)")
     p.add_argument("--compare", nargs=2, type=_path, metavar=("OLD_OUT", "NEW_OUT"), default=None,

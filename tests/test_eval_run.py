@@ -126,7 +126,7 @@ def test_the_gate_fails_on_a_real_drop(first_run: tuple[list[dict[str, Any]], di
     code = main(["eval", "--pack", str(broken), "--out", str(tmp_path / "out"),
                  "--baseline", str(tmp_path / "baseline.json")])
     printed = capsys.readouterr().out
-    assert code == 2, printed
+    assert code == 1, printed  # 1: a metric below the baseline (2 is for a pack or run that is broken)
     assert "REGRESSION" in printed and "overall hit@1" in printed
     assert main(["eval", "--compare", str(tmp_path / "first"), str(tmp_path / "out")]) == 2  # no results.jsonl there
 

@@ -178,6 +178,16 @@ def test_gate_flags_drops_beyond_tolerance_only() -> None:
     assert any("zh hit@1" in f for f in failures)
 
 
+def test_errors_are_counted_left_out_of_latency_and_fail_the_gate() -> None:
+    rows = [row(1, True, latency=10), row(0, False, latency=5000, error="RuntimeError: x")]
+    m = compute_metrics(rows)  # type: ignore[arg-type]
+    assert m["overall"]["errors"] == 1 and m["by_lang"]["en"]["errors"] == 1
+    assert m["overall"]["accuracy"] == 0.5 and m["overall"]["latency_p95_ms"] == 10.0
+    assert gate(m, {"overall": {"accuracy": 0.5}}) == [
+        "overall errors: 1 question failed to run (see `error` in results.jsonl)"]
+    assert gate(compute_metrics(rows[:1]), {"overall": {"accuracy": 0.5}}) == []  # type: ignore[arg-type]
+
+
 def test_gate_tolerance_per_metric_and_category_scopes() -> None:
     base = {"tolerance": {"default": 0.0, "accuracy": 0.1}, "overall": {"accuracy": 0.8, "mrr": 0.8},
             "by_category": {"date": {"hit@1": 1.0}}}
