@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import ChatbotError
-from chatbot.evals import HIGHER_IS_BETTER, LOWER_IS_BETTER, fmt, passed, scopes
+from chatbot.evals import HIGHER_IS_BETTER, LOWER_IS_BETTER, check_out, fmt, passed, scopes
 
 COMPARED = ["pass_rate", *HIGHER_IS_BETTER, *LOWER_IS_BETTER, "latency_p50_ms", "latency_p95_ms"]
 _LOWER = {*LOWER_IS_BETTER, "latency_p50_ms", "latency_p95_ms"}
@@ -20,8 +20,12 @@ def load_run(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     if not results.is_file() or not metrics.is_file():
         raise ChatbotError(f"{out} holds no eval run (results.jsonl and metrics.json). "
                            f"Run `chatbot eval --pack PACK --out {out}` first.")
-    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows, json.loads(metrics.read_text(encoding="utf-8"))
+    try:
+        rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return rows, json.loads(metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not JSON
+        raise ChatbotError(f"{out} holds a damaged eval run ({exc}). "
+                           f"Run `chatbot eval --pack PACK --out {out}` again.") from exc
 
 
 def delta(name: str, old: Any, new: Any) -> tuple[float | None, str]:
@@ -124,6 +128,8 @@ def render_compare(old_dir: Path, new_dir: Path, brief: bool = False) -> str:
 
 
 def run_compare(old_dir: Path, new_dir: Path, out: Path | None) -> int:
+    if out is not None:
+        check_out(out)
     target = (out or new_dir) / "compare.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_compare(old_dir, new_dir), encoding="utf-8")

@@ -1,6 +1,6 @@
-"""Eval packs: load, run through a fresh isolated Chatbot, score, gate on a baseline.
+"""Eval packs: run through a fresh isolated Chatbot, score, gate on a baseline.
 
-Reports (report.md, report.html) are rendered by `chatbot.report`, run-to-run comparisons by
+Packs are read and checked by `chatbot.packs`; reports (report.md, report.html) are rendered by `chatbot.report`, run-to-run comparisons by
 `chatbot.compare`, the optional LLM-judged metrics by `chatbot.judge`; what produced a run (commit,
 settings, prompts) comes from `chatbot.provenance`.
 """
@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import statistics
 import tempfile
+import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatbot.citations import MARKER, check
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
+from chatbot.packs import EvalQuestion, PackError, histories, load_pack
 from chatbot.provenance import provenance
 from chatbot.types import Answer
 
@@ -32,72 +34,7 @@ HIGHER_IS_BETTER = (
 )
 LOWER_IS_BETTER = ("false_refusal_rate", "invalid_citations")
 DEFAULT_TOLERANCE = 0.005
-
-
-@dataclass(frozen=True)
-class EvalQuestion:
-    id: str
-    lang: str
-    question: str
-    answers: tuple[str, ...]
-    gold_files: tuple[str, ...]
-    answerable: bool
-    category: str = ""
-    conversation: str = ""  # questions sharing it form one conversation, asked in `turn` order
-    turn: int = 1
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> EvalQuestion:
-        return cls(
-            id=str(obj["id"]), lang=str(obj.get("lang", "en")), question=str(obj["question"]),
-            answers=tuple(obj.get("answers") or ()), gold_files=tuple(obj.get("gold_files") or ()),
-            answerable=bool(obj.get("answerable", True)), category=str(obj.get("category", "")),
-            conversation=str(obj.get("conversation") or ""), turn=int(obj.get("turn") or 1),
-        )
-
-
-def load_pack(pack: Path) -> list[EvalQuestion]:
-    qfile = pack / "questions.jsonl"
-    if not (pack / "corpus").is_dir() or not qfile.is_file():
-        raise ChatbotError(f"{pack} is not an eval pack: it needs corpus/ and questions.jsonl (see evals/README.md).")
-    out = []
-    for lineno, line in enumerate(qfile.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(EvalQuestion.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ChatbotError(f"{qfile}:{lineno}: not a valid question record ({exc})") from exc
-    _check_pack(qfile, out)
-    return out
-
-
-def _check_pack(qfile: Path, questions: list[EvalQuestion]) -> None:
-    ids = [q.id for q in questions]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ChatbotError(f"{qfile}: duplicate ids {', '.join(dupes)}. Give every question its own id.")
-    turns: dict[str, list[int]] = defaultdict(list)
-    for q in questions:
-        if q.conversation:
-            turns[q.conversation].append(q.turn)
-    for conv, got in turns.items():
-        if sorted(got) != list(range(1, len(got) + 1)):
-            raise ChatbotError(
-                f"{qfile}: conversation {conv!r} has turns {sorted(got)}; number its questions 1, 2, 3 ... "
-                "without gaps or repeats.")
-
-
-def histories(questions: list[EvalQuestion]) -> dict[str, list[str]]:
-    """For each question id, the earlier questions of its conversation, oldest first."""
-    convs: dict[str, list[EvalQuestion]] = defaultdict(list)
-    for q in questions:
-        if q.conversation:
-            convs[q.conversation].append(q)
-    out: dict[str, list[str]] = {}
-    for q in questions:
-        earlier = sorted((p for p in convs.get(q.conversation, []) if p.turn < q.turn), key=lambda p: p.turn)
-        out[q.id] = [p.question for p in earlier] if q.conversation else []
-    return out
+REGRESSION = 1  # run_eval's result (and `chatbot eval`'s exit code) when a metric dropped below the baseline
 
 
 # -- scoring ------------------------------------------------------------------------------
@@ -128,6 +65,11 @@ def passed(row: dict[str, Any]) -> bool:
     return bool(row["correct"] if row["answerable"] else row["refused"])
 
 
+def _question_fields(q: EvalQuestion, history: list[str] | None) -> dict[str, Any]:
+    return {"id": q.id, "lang": q.lang, "category": q.category, "answerable": q.answerable,
+            "conversation": q.conversation, "turn": q.turn, "history": list(history or []), "question": q.question}
+
+
 def score_row(q: EvalQuestion, ans: Answer, invalid: int, history: list[str] | None = None) -> dict[str, Any]:
     retrieved = ans.retrieved_files()
     best: dict[str, float] = {}
@@ -137,9 +79,7 @@ def score_row(q: EvalQuestion, ans: Answer, invalid: int, history: list[str] | N
     cited = [c.file for c in ans.citations]
     correct = q.answerable and not ans.refused and answer_correct(q, ans.answer)
     row = {
-        "id": q.id, "lang": q.lang, "category": q.category, "answerable": q.answerable,
-        "conversation": q.conversation, "turn": q.turn, "history": list(history or []),
-        "question": q.question, "answer": ans.answer, "refused": ans.refused,
+        **_question_fields(q, history), "answer": ans.answer, "refused": ans.refused,
         "citations": [{"n": c.n, "file": c.file, "quote": c.quote, "start_char": c.start_char,
                        "end_char": c.end_char} for c in ans.citations],
         "retrieved": retrieved,
@@ -162,6 +102,23 @@ def score_row(q: EvalQuestion, ans: Answer, invalid: int, history: list[str] | N
     return row
 
 
+def error_row(q: EvalQuestion, error: str, latency_ms: float, history: list[str] | None = None,
+              mode: str = "") -> dict[str, Any]:
+    """The row of a question that failed to run: the fields of a scored row, each one a miss
+    (not correct, not refused, nothing retrieved or cited), and `error` saying what happened."""
+    return {
+        **_question_fields(q, history), "answer": "", "refused": False, "citations": [], "retrieved": [],
+        "file_scores": [], "scores": [], "gold_files": list(q.gold_files), "expected": list(q.answers),
+        "latency_ms": round(latency_ms, 1), "gold_rank": 0, "correct": False, "concise_correct": False,
+        "cited_gold": 0, "cited_total": 0, "invalid_citations": 0, "mode": mode, "prompt": "", "notice": "",
+        "error": error, "passed": False,
+    }
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _rate(num: float, den: float) -> float | None:
     return round(num / den, 4) if den else None
 
@@ -169,7 +126,7 @@ def _rate(num: float, den: float) -> float | None:
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]
-    lat = sorted(r["latency_ms"] for r in rows)
+    lat = sorted(r["latency_ms"] for r in rows if not r.get("error"))  # a failure's time says nothing of speed
     answered = [r for r in ans if not r["refused"]]
     m: dict[str, Any] = {
         "n": len(rows), "n_answerable": len(ans), "n_unanswerable": len(una),
@@ -184,6 +141,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "refusal_rate": _rate(sum(r["refused"] for r in una), len(una)),
         "false_refusal_rate": _rate(sum(r["refused"] for r in ans), len(ans)),
         "invalid_citations": sum(r["invalid_citations"] for r in rows),
+        "errors": sum(bool(r.get("error")) for r in rows),
         "latency_p50_ms": round(statistics.median(lat), 1) if lat else None,
         "latency_p95_ms": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1) if lat else None,
     }
@@ -219,14 +177,16 @@ def scopes(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 # -- running --------------------------------------------------------------------------------
 
 
-def run_pack(settings: Settings, pack: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run_pack(settings: Settings, pack: Path,
+             questions: list[EvalQuestion] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Index the pack's corpus into a fresh temporary store and ask every question.
 
-    Questions of one conversation are asked with the earlier questions as history.
+    Questions of one conversation are asked with the earlier questions as history. A question that
+    fails (with any exception) becomes an error row and the run goes on.
     """
     from chatbot.app import build
 
-    questions = load_pack(pack)
+    questions = questions if questions is not None else load_pack(pack)
     history = histories(questions)
     with tempfile.TemporaryDirectory(prefix="chatbot-eval-") as tmp:
         isolated = settings.model_copy(update={"data_dir": Path(tmp), "chroma_host": None})
@@ -235,12 +195,23 @@ def run_pack(settings: Settings, pack: Path) -> tuple[list[dict[str, Any]], dict
                    if bot.llm is not None else {})
         run = provenance(isolated, prompts)
         report = bot.ingest([pack / "corpus"], progress=False)
+        if not report.added:
+            why = "; ".join(f"{Path(p).name}: {reason}" for p, reason in report.skipped[:5]) or "it holds no files"
+            raise PackError(f"Nothing in {pack / 'corpus'} could be indexed ({why}). Put the pack's documents "
+                            "there as .txt, .md, .pdf, .docx or .html files.")
         rows = []
         for q in questions:
-            ans = bot.ask(q.question, history=history[q.id])
-            invalid = len(check(ans.answer, ans.citations, bot.document_text))
-            row = score_row(q, ans, invalid, history[q.id])
-            row["run"] = {k: v for k, v in run.items() if k != "prompts"} | {"prompt": ans.prompt or None}
+            t0 = time.perf_counter()
+            try:
+                ans = bot.ask(q.question, history=history[q.id])
+                invalid = len(check(ans.answer, ans.citations, bot.document_text))
+                row, prompt = score_row(q, ans, invalid, history[q.id]), ans.prompt or None
+            except Exception as exc:  # any failure of one question is that question's result; the run goes on
+                row, prompt = error_row(q, describe(exc), 1000 * (time.perf_counter() - t0), history[q.id],
+                                        isolated.answer_mode), None
+                log.warning("eval question %s failed: %s", q.id, row["error"],
+                            exc_info=not isinstance(exc, ChatbotError))  # a bug's traceback, for whoever fixes it
+            row["run"] = {k: v for k, v in run.items() if k != "prompts"} | {"prompt": prompt}
             rows.append(row)
     metrics = compute_metrics(rows)
     metrics["meta"] = {
@@ -254,9 +225,13 @@ def run_pack(settings: Settings, pack: Path) -> tuple[list[dict[str, Any]], dict
 def gate(metrics: dict[str, Any], baseline: dict[str, Any], tolerance: float = DEFAULT_TOLERANCE) -> list[str]:
     """Metrics that dropped below the baseline (overall, per language, per category if the baseline has them).
 
-    The baseline's `tolerance` maps metric names (or "default") to the drop allowed.
+    The baseline's `tolerance` maps metric names (or "default") to the drop allowed. A question
+    that failed to run fails the gate whatever the baseline: no run is expected to have one.
     """
     failures = []
+    errors = metrics["overall"].get("errors") or 0
+    if errors:
+        failures.append(f"overall errors: {errors} question{'s' * (errors != 1)} failed to run (see `error` in results.jsonl)")
     checks = [("overall", metrics["overall"], baseline.get("overall", {}))]
     for key in ("by_lang", "by_category"):
         for name, base in baseline.get(key, {}).items():
@@ -284,44 +259,118 @@ def fmt(v: Any, name: str = "") -> str:
     return str(v)
 
 
+def load_baseline(path: Path) -> dict[str, Any]:
+    """The baseline to gate on, or a ChatbotError saying what is wrong with the file."""
+    fix = f"Create it with `python evals/baseline.py OUT/metrics.json {path}` (or `make baselines`)."
+    if not path.is_file():
+        raise ChatbotError(f"Baseline {path} not found. {fix}")
+    try:
+        base = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ChatbotError(f"Cannot read baseline {path}: {exc.strerror or exc}. Check its permissions.") from exc
+    except UnicodeDecodeError as exc:
+        raise ChatbotError(f"Baseline {path} is not UTF-8 text. {fix}") from exc
+    except json.JSONDecodeError as exc:
+        raise ChatbotError(f"Baseline {path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
+                           f"Fix it, or {fix[0].lower()}{fix[1:]}") from exc
+    problems = baseline_problems(base)
+    if problems:
+        raise ChatbotError(f"Baseline {path} is not a baseline: {'; '.join(problems)}. {fix}")
+    return base
+
+
+def baseline_problems(base: Any) -> list[str]:
+    """What keeps `base` from being gated on: the shape `evals/baseline.py` writes."""
+    if not isinstance(base, dict):
+        return ["it is not a JSON object"]
+    if not isinstance(base.get("overall"), dict):
+        return ['it has no "overall" object of metrics']
+    out = []
+    scopes_: list[tuple[str, Any]] = [("overall", base["overall"])]
+    for key in ("by_lang", "by_category"):
+        block = base.get(key, {})
+        if not isinstance(block, dict) or not all(isinstance(v, dict) for v in block.values()):
+            out.append(f'"{key}" must map names to objects of metrics')
+        else:
+            scopes_ += [(f"{key}.{k}", v) for k, v in block.items()]
+    tolerance = base.get("tolerance", {})
+    if not isinstance(tolerance, dict) or not all(_is_number(v) for v in tolerance.values()):
+        out.append('"tolerance" must map metric names to numbers')
+    for scope, metrics in scopes_:
+        bad = [k for k in HIGHER_IS_BETTER + LOWER_IS_BETTER if metrics.get(k) is not None and not _is_number(metrics[k])]
+        if bad:
+            out.append(f"{scope}: {', '.join(bad)} must be numbers")
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_out(out: Path) -> None:
+    """Refuse, before anything runs, an output folder that cannot be made or written."""
+    if out.exists() and not out.is_dir():
+        raise ChatbotError(f"--out {out} is a file, not a folder. Give a folder for the results (a new one, or "
+                           "an earlier run's, which is overwritten), or move the file away.")
+    nearest = next(p for p in (out, *out.parents) if p.exists())  # a relative path ends at ".", which exists
+    if not nearest.is_dir():
+        raise ChatbotError(f"--out {out} cannot be made: {nearest} is a file. Give a folder path for the results.")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise ChatbotError(f"--out {out} cannot be written: {nearest} is not writable. "
+                           "Give a folder you can write to.")
+
+
 def write_outputs(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
     from chatbot.report import render_html, render_markdown
 
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "results.jsonl").open("w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
-    (out / "report.md").write_text(render_markdown(rows, metrics), encoding="utf-8")
-    (out / "report.html").write_text(render_html(rows, metrics), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "results.jsonl").open("w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+        (out / "report.md").write_text(render_markdown(rows, metrics), encoding="utf-8")
+        (out / "report.html").write_text(render_html(rows, metrics), encoding="utf-8")
+    except OSError as exc:  # checked before the run, but a disk can fill or a folder change meanwhile
+        raise ChatbotError(f"Cannot write the eval results to {out}: {exc.strerror or exc}. "
+                           "Free some space or give another --out, and run again.") from exc
     return ["results.jsonl", "metrics.json", "report.md", "report.html"]
 
 
 def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, judge: bool = False) -> int:
-    if baseline is not None and not baseline.is_file():
-        raise ChatbotError(f"Baseline {baseline} not found. Create one with "
-                           f"`python evals/baseline.py OUT/metrics.json {baseline}` (or `make baselines`).")
+    """Run the pack, write the outputs, gate: 0 pass, REGRESSION (1) when a metric dropped below the baseline.
+
+    Everything that can be checked without running (the baseline, --out, every row of the pack, the
+    judge's endpoint) is checked first; a broken pack or run raises ChatbotError.
+    """
+    base = load_baseline(baseline) if baseline is not None else None
+    check_out(out)
+    questions = load_pack(pack)
     judge_runner = None
     if judge:
         from chatbot.judge import Judge
 
         judge_runner = Judge(settings)  # a missing endpoint or a broken prompt fails before the run
-    rows, metrics = run_pack(settings, pack)
+    rows, metrics = run_pack(settings, pack, questions)
     if judge_runner is not None:
         metrics["judged"] = judge_runner.judge_rows(rows)
     written = write_outputs(out, rows, metrics)
     o = metrics["overall"]
     print(f"{pack.name}: " + ", ".join(f"{k}={fmt(o[k], k)}" for k in (
         "n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
-        "refusal_rate", "false_refusal_rate", "invalid_citations", "latency_p50_ms")))
+        "refusal_rate", "false_refusal_rate", "invalid_citations", "errors", "latency_p50_ms")))
     if "judged" in metrics:
         j = metrics["judged"]["overall"]
         print("judged (LLM, not gated): " + ", ".join(f"{k}={fmt(v)}" for k, v in j.items()))
+    failed = [r["id"] for r in rows if r.get("error")]
+    if failed:
+        print(f"{len(failed)} question{'s' * (len(failed) != 1)} failed to run and count as misses: "
+              + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else "") + " (see `error` in results.jsonl)")
     print(f"wrote {out}/" + ", ".join(written))
-    if baseline is not None:
-        failures = gate(metrics, json.loads(baseline.read_text(encoding="utf-8")))
+    if base is not None:
+        failures = gate(metrics, base)
         if failures:
             print("REGRESSION against " + str(baseline) + ":\n  " + "\n  ".join(failures))
-            return 2
+            return REGRESSION
         print(f"no regression against {baseline}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 from chatbot.evals import fmt, passed, scopes
 
 HEADLINE = ["n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
-            "citation_recall", "refusal_rate", "false_refusal_rate", "invalid_citations",
+            "citation_recall", "refusal_rate", "false_refusal_rate", "invalid_citations", "errors",
             "latency_p50_ms", "latency_p95_ms"]
 JUDGED = ["n_judged", "faithfulness", "answer_relevance", "judge_pass_rate", "judge_errors"]
 COLORS = ["#3b6fb6", "#e08a2c", "#4b9a5a", "#b04a4a"]
@@ -35,7 +35,14 @@ def provenance_line(meta: dict[str, Any]) -> str:
 
 
 def _ok(row: dict[str, Any]) -> str:
-    return "pass" if passed(row) else "FAIL"
+    return "ERROR" if row.get("error") else "pass" if passed(row) else "FAIL"
+
+
+def _got(row: dict[str, Any]) -> str:
+    """What the question got, for the Markdown report: its error, a refusal, or the answer."""
+    if row.get("error"):
+        return f"an error: {_md(row['error'], 300)}"
+    return "a refusal" if row["refused"] else "“" + _md(row["answer"], 200) + "”"
 
 
 def _retrieved(row: dict[str, Any]) -> list[tuple[str, float | None, bool]]:
@@ -65,6 +72,10 @@ def render_markdown(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
     lines += ["", "## Refusals", "", "| | answered | refused |", "|---|---|---|",
               f"| answerable ({n_ans}) | {conf['answerable', False]} | {conf['answerable', True]} |",
               f"| unanswerable ({len(rows) - n_ans}) | {conf['unanswerable', False]} | {conf['unanswerable', True]} |"]
+    errors = [r for r in rows if r.get("error")]
+    if errors:
+        lines += ["", f"{len(errors)} question{'s' * (len(errors) != 1)} failed to run and are counted as answered "
+                  "above (neither correct nor refused); see Errors below."]
     lines += ["", "## Questions", "",
               "| id | result | category | lang | gold rank | latency ms | question | answer | citations | retrieved (score, * = gold) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
@@ -73,16 +84,20 @@ def render_markdown(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
         cites = "; ".join(f"[{c.get('n', i)}] {c['file']}: {c['quote']}" for i, c in enumerate(r["citations"], 1))
         retrieved = ", ".join(f"{f} ({fmt(s)}){'*' if g else ''}" for f, s, g in _retrieved(r))
         result = _ok(r) + (f", judge {'pass' if r['judge'].get('passed') else 'fail'}" if r.get("judge") else "")
+        answer = f"error: {r['error']}" if r.get("error") else r["answer"]
         lines.append(f"| {r['id']} | {result} | {r['category']} | {r['lang']} | {r['gold_rank'] or '–'} | "
-                     f"{r['latency_ms']} | {_md(question)} | {_md(r['answer'], 300)} | {_md(cites, 300)} | "
+                     f"{r['latency_ms']} | {_md(question, 300)} | {_md(answer, 300)} | {_md(cites, 300)} | "
                      f"{_md(retrieved)} |")
     failures = [r for r in rows if not passed(r)]
     if failures:
         lines += ["", "## Failures", ""]
         for r in failures:
             want = "a refusal" if not r["answerable"] else " or ".join(f"“{a}”" for a in r.get("expected", []))
-            lines.append(f"- **{r['id']}** ({r['category']}, {r['lang']}): {_md(r['question'])} — expected {want}; "
-                         f"got {'a refusal' if r['refused'] else '“' + _md(r['answer'], 200) + '”'}")
+            lines.append(f"- **{r['id']}** ({r['category']}, {r['lang']}): {_md(r['question'], 300)} — expected {want}; "
+                         f"got {_got(r)}")
+    if errors:
+        lines += ["", "## Errors", "", "Questions that failed to run; the run went on without them.", ""]
+        lines += [f"- **{r['id']}**: {_md(r['error'], 500)}" for r in errors]
     return "\n".join(lines) + "\n"
 
 
@@ -203,6 +218,7 @@ table{border-collapse:collapse;font-size:13px;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:3px 6px;vertical-align:top;text-align:left}
 th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.fail td.res{background:#f6d5d5;font-weight:bold} tr.pass td.res{background:#dcefdc}
+tr.error td.res{background:#b04a4a;color:#fff} .err{color:#b04a4a;font-family:monospace}
 .wide{overflow-x:auto} .plots{display:flex;flex-wrap:wrap;gap:1em} .muted{color:#777} .gold{font-weight:bold}
 ul{margin:0;padding-left:1.2em} q{font-style:italic}
 #onlyfail:checked ~ table.questions tr.pass{display:none}
@@ -230,10 +246,13 @@ def _question_row(r: dict[str, Any]) -> str:
         verdict = "error" if j.get("error") else ("pass" if j.get("passed") else "fail")
         reasons = "".join(f"<li>{_e(x)}</li>" for x in j.get("reasons", []))
         judge = f'<div class="muted">judge: {_e(verdict)}</div><ul>{reasons}</ul>'
-    return (f'<tr class="{"pass" if ok else "fail"}" id="q-{_e(r["id"])}"><td>{_e(r["id"])}</td>'
-            f'<td class="res">{"pass" if ok else "FAIL"}</td><td>{_e(r["category"])}<br>{_e(r["lang"])}</td>'
+    answer = (f'<span class="err">error: {_e(r["error"])}</span>' if r.get("error")
+              else f'{_e(r["answer"])}{" <b>(refused)</b>" if r["refused"] else ""}{judge}')
+    cls = "pass" if ok else "fail error" if r.get("error") else "fail"
+    return (f'<tr class="{cls}" id="q-{_e(r["id"])}"><td>{_e(r["id"])}</td>'
+            f'<td class="res">{_ok(r)}</td><td>{_e(r["category"])}<br>{_e(r["lang"])}</td>'
             f'<td>{hist}{_e(r["question"])}<div class="muted">expected: {_e(expected)}</div></td>'
-            f'<td>{_e(r["answer"])}{" <b>(refused)</b>" if r["refused"] else ""}{judge}</td>'
+            f'<td>{answer}</td>'
             f'<td><ul>{cites}</ul></td><td><ul>{retrieved}</ul></td>'
             f'<td class="num">{_e(r["gold_rank"] or "–")}</td><td class="num">{_e(r["latency_ms"])}</td></tr>')
 
@@ -248,7 +267,7 @@ def render_html(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
                           [(k, [v.get("accuracy"), v.get("hit@1"), v.get("refusal_rate")])
                            for k, v in metrics.get("by_lang", {}).items()],
                           ["accuracy", "hit@1", "refusal rate"], width=360)
-    lat_plot = histogram("Latency per question", [float(r["latency_ms"]) for r in rows], "ms")
+    lat_plot = histogram("Latency per question", [float(r["latency_ms"]) for r in rows if not r.get("error")], "ms")
     conf_plot = confusion_matrix("Refusals", _confusion(rows))
     judged = metrics.get("judged")
     judged_html = ""
@@ -258,6 +277,7 @@ def render_html(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
                        + _metric_table([("overall", judged["overall"])]
                                        + [(f"lang={k}", v) for k, v in judged.get("by_lang", {}).items()], JUDGED))
     n_fail = sum(not passed(r) for r in rows)
+    n_err = sum(bool(r.get("error")) for r in rows)
     table_head = ("<tr><th>id</th><th>result</th><th>category</th><th>question</th><th>answer</th>"
                   "<th>citations</th><th>retrieved files (score; ★ gold)</th><th>gold rank</th><th>ms</th></tr>")
     return (
@@ -267,7 +287,7 @@ def render_html(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
         f"<details><summary>run details</summary><pre>{_e(json.dumps(meta, ensure_ascii=False, indent=2))}</pre></details>"
         "<h2>Metrics (deterministic)</h2>" + _metric_table(scopes(metrics), HEADLINE)
         + f"<div class='plots'>{cat_plot}{lang_plot}{lat_plot}{conf_plot}</div>" + judged_html
-        + f"<h2>Questions ({len(rows)}, {n_fail} failing)</h2>"
+        + f"<h2>Questions ({len(rows)}, {n_fail} failing{f', {n_err} of them with an error' if n_err else ''})</h2>"
         "<input type='checkbox' id='onlyfail'><label for='onlyfail'> show failures only</label>"
         f"<table class='questions'>{table_head}" + "".join(_question_row(r) for r in rows) + "</table>"
         "</body></html>\n"

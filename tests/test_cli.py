@@ -29,10 +29,10 @@ PINNED = {
 }
 
 
-def chatbot(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `python -m chatbot.cli ARGS` from the repo root on `data_dir`."""
+def chatbot(data_dir: Path, *args: str | bytes, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m chatbot.cli ARGS` from the repo root on `data_dir` (bytes arguments go as they are)."""
     env = {k: v for k, v in os.environ.items() if k != "TIKTOKEN_CACHE_DIR"}  # seed its own cache
-    env.update(PINNED, CHATBOT_DATA_DIR=str(data_dir))
+    env.update(PINNED, CHATBOT_DATA_DIR=str(data_dir), **extra_env)
     return subprocess.run(
         [sys.executable, "-m", "chatbot.cli", *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
@@ -45,7 +45,7 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def ask_json(data_dir: Path, question: str) -> dict[str, object]:
+def ask_json(data_dir: Path, question: str | bytes) -> dict[str, object]:
     result = chatbot(data_dir, "ask", question, "--json")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -156,3 +156,82 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     result = chatbot(tmp_path / "data", *args)
     assert result.returncode == 2
     assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- hostile input (issue 27): long and junk questions, undecodable bytes, bad flags and settings -----
+
+NO_TERMS = "no words or numbers to search for"
+
+
+def test_a_question_over_the_length_limit_fails_cleanly_and_one_at_it_is_answered(seeded_data_dir: Path) -> None:
+    question = (MEDALS_Q + " ") * 3  # 261 characters
+    result = chatbot(seeded_data_dir, "ask", question[:201], CHATBOT_MAX_QUESTION_CHARS="200")
+    assert_clean_failure(result)
+    assert "201 characters long; the limit is 200 (CHATBOT_MAX_QUESTION_CHARS)" in result.stderr
+    assert result.stdout == ""
+    at_limit = chatbot(seeded_data_dir, "ask", question[:200], "--json", CHATBOT_MAX_QUESTION_CHARS="200")
+    assert at_limit.returncode == 0, at_limit.stderr
+    assert json.loads(at_limit.stdout)["citations"]
+
+
+@pytest.mark.parametrize("question", ["*", "\U0001f600\U0001f389\U0001f44d", "\u200b\u200c\u200d\u2060"],
+                         ids=["asterisk", "emoji-only", "zero-width-only"])
+def test_a_question_with_no_searchable_term_is_refused_saying_so(seeded_data_dir: Path, question: str) -> None:
+    data = ask_json(seeded_data_dir, question)
+    assert data["refused"] is True and data["citations"] == [] and data["retrieved"] == []
+    assert NO_TERMS in str(data["answer"]) and not markers(str(data["answer"]))
+
+
+def test_undecodable_bytes_in_a_question_become_replacement_characters(seeded_data_dir: Path) -> None:
+    """Bytes that are no UTF-8 reach Python as lone surrogates, which crashed the model's tokenizer."""
+    data = ask_json(seeded_data_dir, MEDALS_Q.encode().replace(b"Luoyang's", b"Luoyang\xff's"))
+    assert data["refused"] is False and "000_9e53f5965d956f18.txt" in {c["file"] for c in data["citations"]}
+    alone = chatbot(seeded_data_dir, "-v", "ask", b"\xff\xfe")
+    assert alone.returncode == 0, alone.stderr
+    assert NO_TERMS in alone.stdout and "q='\ufffd\ufffd'" in alone.stderr
+    assert "Traceback" not in alone.stderr
+
+
+def test_text_the_terminal_cannot_show_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    result = chatbot(tmp_path / "data", "ask", "*", PYTHONIOENCODING="ascii")
+    assert result.returncode == 0, result.stderr
+    assert NO_TERMS in result.stdout and "\\u95ee\\u9898" in result.stdout  # 问题, backslash-escaped
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["ask", "-k", "-5", "Who?"], "argument -k: -5 is out of range; give a number of passages from 1 to 50"),
+    (["ask", "-k", "0", "Who?"], "argument -k: 0 is out of range"),
+    (["ask", "-k", "51", "Who?"], "argument -k: 51 is out of range"),
+    (["ask", "-k", "six", "Who?"], "argument -k: 'six' is not a whole number"),
+    (["serve", "--port", "99999"], "argument --port: 99999 is out of range; give a port from 1 to 65535"),
+    (["ingest", ""], "an empty path; give a file or folder"),
+], ids=["k-negative", "k-zero", "k-too-many", "k-not-a-number", "port-out-of-range", "ingest-empty-path"])
+def test_bad_flag_values_are_usage_errors(tmp_path: Path, args: list[str], says: str) -> None:
+    result = chatbot(tmp_path / "data", *args)
+    assert result.returncode == 2, result.stderr
+    assert "usage:" in result.stderr and says in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was opened
+
+
+def test_ask_k_within_range_is_used(seeded_data_dir: Path) -> None:
+    result = chatbot(seeded_data_dir, "ask", "-k", "1", MEDALS_Q, "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["retrieved"]) == 1
+
+
+def test_a_wrong_setting_is_named_not_a_traceback(tmp_path: Path) -> None:
+    result = chatbot(tmp_path / "data", "ask", "Who?", CHATBOT_TOP_K="six")
+    assert_clean_failure(result)
+    assert "invalid setting: CHATBOT_TOP_K" in result.stderr and "'six'" in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_to_pick_another(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = chatbot(tmp_path / "data", "serve", "--port", str(port))
+    assert_clean_failure(result)
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr

@@ -81,11 +81,11 @@ def test_cli_compare_prints_and_writes_compare_md(runs: tuple[Path, Path], capsy
 
 def test_cli_compare_with_a_missing_run_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                              runs: tuple[Path, Path]) -> None:
-    assert main(["eval", "--compare", str(tmp_path / "nope"), str(runs[1])]) == 1
+    assert main(["eval", "--compare", str(tmp_path / "nope"), str(runs[1])]) == 2
     assert "chatbot eval --pack PACK --out" in capsys.readouterr().err
 
 
 def test_cli_compare_refuses_new_run_options(runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", "--compare", str(runs[0]), str(runs[1]), "--judge"]) == 1
+    assert main(["eval", "--compare", str(runs[0]), str(runs[1]), "--judge"]) == 2
     assert "--compare reads two finished runs" in capsys.readouterr().err
     assert not (runs[1] / "compare.md").exists()

@@ -121,8 +121,27 @@ def test_conversation_turns_must_count_from_one_without_gaps(tmp_path: Path, tur
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ChatbotError, match="duplicate ids a"):
+    with pytest.raises(ChatbotError, match="questions.jsonl:2: id 'a' is already used on line 1"):
         load_pack(_pack(tmp_path, {"id": "a", "question": "?"}, {"id": "a", "question": "!"}))
+
+
+def test_a_row_with_several_problems_names_each_and_the_limit_on_listed_rows(tmp_path: Path) -> None:
+    bad = {"id": True, "question": 7, "lang": 1, "answers": ["a", None], "answerable": 0, "turn": "2"}
+    with pytest.raises(ChatbotError) as info:
+        load_pack(_pack(tmp_path, bad, *({"id": f"e{i}", "question": ""} for i in range(60))))
+    text = str(info.value)
+    for reason in ('"id" must be a string or a whole number, not true/false', '"question" must be a string, not a number',
+                   '"lang" must be a string, not a number', '"answers" must be a list of strings; it holds null',
+                   '"answerable" must be true or false, not a number', '"turn" must be a whole number from 1, not "2"'):
+        assert f"questions.jsonl:1: {reason}" in text
+    assert "has 61 bad rows" in text and "questions.jsonl:45:" in text and "questions.jsonl:46:" not in text
+    assert text.endswith("... and 16 more")  # 50 problems listed: six on line 1, one on each of lines 2-45
+
+
+def test_rows_load_with_a_byte_order_mark_and_windows_line_ends(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "questions.jsonl").write_bytes(b'\xef\xbb\xbf{"id": 1, "question": "One?"}\r\n\r\n{"id": "2", "question": "Two?"}\r\n')
+    assert [(q.id, q.question) for q in load_pack(tmp_path)] == [("1", "One?"), ("2", "Two?")]
 
 
 def test_seeds_pack_has_the_promised_shape() -> None:
@@ -157,6 +176,16 @@ def test_gate_flags_drops_beyond_tolerance_only() -> None:
     failures = gate(bad, base)
     assert len(failures) == 3
     assert any("zh hit@1" in f for f in failures)
+
+
+def test_errors_are_counted_left_out_of_latency_and_fail_the_gate() -> None:
+    rows = [row(1, True, latency=10), row(0, False, latency=5000, error="RuntimeError: x")]
+    m = compute_metrics(rows)  # type: ignore[arg-type]
+    assert m["overall"]["errors"] == 1 and m["by_lang"]["en"]["errors"] == 1
+    assert m["overall"]["accuracy"] == 0.5 and m["overall"]["latency_p95_ms"] == 10.0
+    assert gate(m, {"overall": {"accuracy": 0.5}}) == [
+        "overall errors: 1 question failed to run (see `error` in results.jsonl)"]
+    assert gate(compute_metrics(rows[:1]), {"overall": {"accuracy": 0.5}}) == []  # type: ignore[arg-type]
 
 
 def test_gate_tolerance_per_metric_and_category_scopes() -> None:
