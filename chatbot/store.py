@@ -284,8 +284,12 @@ class Store:
             stamp = None
         else:
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if stamp == self._manifest_at or self._manifest.files.dirty:  # never drop unsaved changes
+        if stamp == self._manifest_at:
             return
+        if self._manifest.files.dirty:
+            # only an ingest that failed to save leaves changes unsaved, and another process has
+            # written since: what is on disk wins (the chunks of the lost entries are reconciled)
+            log.warning("manifest changes that were never saved are dropped; another process wrote since")
         try:
             manifest = self.backend.load(self.stamp)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -482,6 +486,12 @@ class Store:
                     self.save_manifest()
                 if not self.remote:
                     self._diagnose()
+            except BaseException:
+                if not self.remote:  # memory must not hold a manifest the disk does not: reload it
+                    self._manifest.files.take_changes()
+                    self._manifest_at = (-1, -1, -1)
+                    self._load_manifest()
+                raise
             finally:
                 if self.remote:
                     self.backend.drop_lease()  # type: ignore[union-attr]
