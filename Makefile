@@ -61,9 +61,12 @@ ablation: setup
 
 ## speed and scale figures against a plain LangChain + Chroma pipeline (benchmarks/README.md);
 ## 100k chunks: make bench BENCH_SIZES="1000 10000 100000" (about half an hour of embedding)
+## then the 10-minute soak of issue 27: serve, two CLI ingest loops and 10 API sessions on one data dir
 BENCH_SIZES ?= 1000 10000
+SOAK_SECONDS ?= 600
 bench: setup
 	nice -n 10 $(BIN)/python benchmarks/bench.py --sizes $(BENCH_SIZES)
+	nice -n 10 $(BIN)/python benchmarks/soak.py --seconds $(SOAK_SECONDS)
 
 ## what changed between two eval runs: make compare OLD=eval-out/before NEW=eval-out/after
 compare: setup

@@ -211,9 +211,19 @@ def w_ask(data: Path, mode: str, n: int, seed: int, rgb: Path) -> dict[str, Any]
         refused += bot.ask(q).refused
         total_ms.append(_ms(t))
     answer_ms = [t - r for t, r in zip(total_ms, retrieve_ms)]
+    # the first question after another process wrote: a new generation makes this process open
+    # Chroma afresh (its vector index is in memory) and reload the manifest before answering
+    from chatbot.datadir import DataDir
+
+    catch_up_ms = []
+    for q in questions[:5]:
+        DataDir.of(data).bump()
+        t = time.perf_counter()
+        bot.ask(q)
+        catch_up_ms.append(_ms(t))
     return {"questions": len(questions), "open_and_warmup_s": round(open_s, 2), "refused": refused,
             "retrieve_ms": retrieve_ms, "answer_ms": answer_ms, "total_ms": total_ms,
-            "peak_rss_mb": round(_rss_mb(), 1)}
+            "catch_up_ms": catch_up_ms, "peak_rss_mb": round(_rss_mb(), 1)}
 
 
 def _plain_top(store: Any, question: str, texts: Path) -> tuple[str, float]:
@@ -367,6 +377,8 @@ def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     plain_coll = PLAIN_COLLECTION if out.get("plain_ingest") else "chatbot_chunks"
     warm["plain"] = run_worker("plain-ask", plain_db_used, plain_coll, *q)
     out["plain_searches"] = "its own collection" if out.get("plain_ingest") else "our collection (no plain ingest at this size)"
+    if "catch_up_ms" in warm["ranked"]:
+        out["catch_up_ms"] = _pct(warm["ranked"]["catch_up_ms"])
     out["warm_ms"] = {name: {part: _pct(w[f"{part}_ms"]) for part in ("retrieve", "answer", "total")}
                       | {"peak_rss_mb": w["peak_rss_mb"], "open_and_warmup_s": w["open_and_warmup_s"]}
                       for name, w in warm.items()}
@@ -450,6 +462,9 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{plain['p50']:.1f} / {plain['p95']:.1f} | "
                 f"{_ratio(ours['p50'], plain['p50'])} / {_ratio(ours['p95'], plain['p95'])} |")
         d = w["dense"]["total"]
+        if r.get("catch_up_ms"):
+            lines.append(f"| first question after another process wrote (Chroma opened afresh, manifest reloaded), "
+                         f"p50 ms of 5 | {r['catch_up_ms']['p50']:.0f} | – | – |")
         lines += [
             f"| warm question total, retrieval=dense, p50 / p95 ms | {d['p50']:.1f} / {d['p95']:.1f} | – | "
             f"{_ratio(d['p50'], w['plain']['total']['p50'])} / {_ratio(d['p95'], w['plain']['total']['p95'])} |",
