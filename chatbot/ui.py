@@ -37,6 +37,7 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monos
 STREAM_STEPS = 30  # an extractive answer arrives in about this many pieces
 STREAM_DELAY_S = 0.025
 ANSWER_CONCURRENCY = 4  # answers computed at once (chat and API share it); the rest wait in the queue
+ECHO_CHARS = 300  # of a question over the length limit, the part shown back (the rest is elided)
 
 
 
@@ -69,7 +70,7 @@ class ChatUI:
             return
         turn = len(turns)
         history = [t["question"] for t in turns if t.get("question")]
-        chat.append({"role": "user", "content": r.user_html(message)})
+        chat.append({"role": "user", "content": r.user_html(self._echo(message))})
         chat.append({"role": "assistant", "content": r.streaming_html("")})
         yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
         try:
@@ -83,7 +84,7 @@ class ChatUI:
             else:
                 answer = self.bot.ask(message, history=history, k=int(k), mode="extractive")
         except ChatbotError as exc:
-            record: dict[str, Any] = {"question": message, "error": str(exc)}
+            record: dict[str, Any] = {"question": self._echo(message), "error": str(exc)}
             chat[-1] = {"role": "assistant", "content": r.error_html(str(exc))}
             turns.append(record)
             yield "", chat, turns, r.sources_html(record, turn), self._export(turns), ""
@@ -126,6 +127,13 @@ class ChatUI:
         if "error" in result:
             raise result["error"]
         yield partial, result["answer"]
+
+    def _echo(self, question: str) -> str:
+        """The question as shown back: whole, or its start when it is over the length limit (a
+        refused megabyte question must not travel back to the page and into the session)."""
+        if len(question) <= self.bot.settings.max_question_chars:
+            return question
+        return f"{question[:ECHO_CHARS]}… ({len(question):,} characters)"
 
     def _export(self, turns: list[dict[str, Any]]) -> Any:
         path = self.export_dir / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}-{id(turns):x}.md"
@@ -211,7 +219,7 @@ class ChatUI:
         try:
             answer = self.bot.ask(str(question or ""), k=min(max(int(k), 1), 50) if k else None)
         except (ChatbotError, ValueError, TypeError) as exc:
-            return {"question": question, "error": str(exc)}
+            return {"question": self._echo(question) if isinstance(question, str) else question, "error": str(exc)}
         return {**answer.as_dict(), "question": answer.question}
 
 
