@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -317,6 +318,18 @@ def make_app(bot: Chatbot) -> gr.Blocks:
     return demo
 
 
+def _stop_on_sigterm() -> None:
+    """Docker, systemd and process managers stop a server with SIGTERM, which ends Python at once.
+    Make it the same clean stop as Ctrl-C: Gradio then shuts its server down and deletes the
+    temporary files it made."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860) -> None:
     settings = bot.settings
     auth = parse_auth(settings.auth)
@@ -333,6 +346,7 @@ def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860) -> None:
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=256)
     print(f"Serving on http://{host}:{port}" + (" (login required)" if auth else ""), flush=True)
     guard = Middleware(WebGuard, settings=settings, cache_dir=cache, auth_required=auth is not None)
+    _stop_on_sigterm()
     demo.launch(
         server_name=host, server_port=port, theme=THEME, css=CSS, js=PAGE_JS, show_error=False, quiet=True,
         auth=auth, auth_message="Log in with the user and password set in CHATBOT_AUTH." if auth else None,

@@ -5,7 +5,8 @@ folder, `GRADIO_TEMP_DIR` (by default `/tmp/gradio`, outside the data dir), and 
 unless told. `chatbot serve` points it at `$CHATBOT_DATA_DIR/tmp/gradio`. Files older than
 `CHATBOT_UPLOAD_CACHE_MINUTES` go: at start-up (leftovers of a server that was killed), every
 `SWEEP_EVERY_S` while it runs, and, through Gradio's own `delete_cache`, the files this server
-made when it stops. The size cap is enforced on the upload route (`ui_guard`).
+made when it stops (on Ctrl-C, and on SIGTERM, which `ui.serve` turns into the same clean stop).
+The size cap is enforced on the upload route (`ui_guard`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The web surface under abuse (issue 27, items 8 to 11), over real HTTP against `chatbot serve`.
 
-Two servers on private copies of the seeded index start together: `open` (no login, uploads
-on, a 3 MB upload cache) and `locked` (CHATBOT_AUTH, uploads off, 3 failed logins per 3 s).
+Three servers on private copies of the seeded index start together: `open` (no login, uploads
+on, a 3 MB upload cache), `locked` (CHATBOT_AUTH, uploads off, 3 failed logins per 3 s) and
+`stopped` (defaults; one test stops it).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ OLD_S = 2 * 3600  # older than the default upload_cache_minutes (60)
 @pytest.fixture(scope="module")
 def servers(seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     base = tmp_path_factory.mktemp("hardening")
-    for name in ("open", "locked"):
+    for name in ("open", "locked", "stopped"):
         shutil.copytree(seeded_data_dir, base / name)
     cache = base / "open" / "tmp" / "gradio"  # what a killed server left: one old file, one fresh
     (cache / "deadbeef").mkdir(parents=True)
@@ -55,6 +56,7 @@ def servers(seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "locked": web_server.start(base / "locked", base / "locked.log", CHATBOT_AUTH=":".join(AUTH),
                                    CHATBOT_ALLOW_UPLOADS="false", CHATBOT_LOGIN_MAX_FAILURES="3",
                                    CHATBOT_LOGIN_WINDOW_S="3"),
+        "stopped": web_server.start(base / "stopped", base / "stopped.log"),
     }
     try:
         for s in started.values():
@@ -120,6 +122,7 @@ def test_api_refuses_a_multi_megabyte_question_at_once(open_server: Server) -> N
         result = api.predict(question, api_name="/ask")
         assert result["refused"] is True and "no words or numbers to search for" in result["answer"]
         assert result["citations"] == []
+    api.close()  # its heartbeat stream would hold the server's clean stop for seconds
 
 
 # -- 10: Gradio's upload cache: under the data dir, capped, cleaned ------------------------------
@@ -176,6 +179,21 @@ def test_upload_event_deletes_its_temp_file_and_exports_stay_in_the_data_dir(ope
                        ["How many megawatts does the Zorblat reactor produce?", [], None, "extractive", 6])
     export = next(d["value"]["path"] for d in asked["output"]["data"] if isinstance(d, dict) and "value" in d)
     assert Path(export).is_relative_to(cache) and "40 megawatts" in Path(export).read_text(encoding="utf-8")
+
+
+def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[str, Server]) -> None:
+    server = servers["stopped"]
+    c = client(server)
+    config = c.get("/config").json()
+    tmp = Path(upload(c, "pending.md", FACT).json()[0])  # an upload no event picked up (yet)
+    asked = call_event(c, event_index(config, "ask", "click"),  # type: ignore[arg-type]
+                       ["Which enterprises received medals?", [], None, "extractive", 6])
+    export = Path(next(d["value"]["path"] for d in asked["output"]["data"] if isinstance(d, dict) and "value" in d))
+    c.close()
+    assert tmp.exists() and export.exists()
+    server.proc.terminate()  # what docker stop and systemd send
+    assert server.proc.wait(timeout=30) == 0
+    assert not tmp.exists() and not export.exists(), "Gradio's shutdown deletes the files this server made"
 
 
 def test_a_cache_too_small_for_one_upload_is_refused_at_start(seeded_data_dir: Path, embeddings: BundledEmbeddings) -> None:
