@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -196,12 +197,25 @@ def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[st
     assert not tmp.exists() and not export.exists(), "Gradio's shutdown deletes the files this server made"
 
 
-def test_a_cache_too_small_for_one_upload_is_refused_at_start(seeded_data_dir: Path, embeddings: BundledEmbeddings) -> None:
+def test_a_cache_too_small_for_one_upload_is_refused_at_start(
+        seeded_data_dir: Path, embeddings: BundledEmbeddings, monkeypatch: pytest.MonkeyPatch) -> None:
     from chatbot.ui import serve
 
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(seeded_data_dir.parent / "unused"))  # restored after the test
     settings = Settings(data_dir=seeded_data_dir, max_file_mb=20, upload_cache_mb=10, _env_file=None)  # type: ignore[call-arg]
-    with pytest.raises(ConfigError, match=r"CHATBOT_UPLOAD_CACHE_MB \(10\) leaves no room.*at least 22"):
-        serve(Chatbot(settings, embeddings))
+    raised: list[BaseException] = []
+
+    def run() -> None:  # in a thread: a serve that does not refuse would block here, not hang the suite
+        try:
+            serve(Chatbot(settings, embeddings), port=web_server.free_port())
+        except BaseException as exc:  # noqa: BLE001 - handed to the assertion below
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert raised and isinstance(raised[0], ConfigError), raised or "serve started"
+    assert re.search(r"CHATBOT_UPLOAD_CACHE_MB \(10\) leaves no room.*at least 22", str(raised[0]))
 
 
 def test_sweep_deletes_old_files_only(tmp_path: Path) -> None:
