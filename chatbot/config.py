@@ -60,6 +60,17 @@ class Settings(BaseSettings):
 
     # web UI
     auth: str | None = None  # "user:password"
+    # failed logins one client address may make within login_window_s; more get 429 until the
+    # oldest failure leaves the window (a success clears the count)
+    login_max_failures: int = Field(5, ge=1)
+    login_window_s: float = Field(60.0, gt=0)
+    # Gradio's upload cache ($DATA_DIR/tmp/gradio: uploads not yet indexed, conversation
+    # exports): an upload that would take it past upload_cache_mb is refused, and files older
+    # than upload_cache_minutes are deleted
+    upload_cache_mb: float = Field(200.0, gt=0)
+    upload_cache_minutes: float = Field(60.0, gt=0)
+    # false: the page lists the documents but has no upload or remove, and the server refuses both
+    allow_uploads: bool = True
 
     @property
     def chroma_dir(self) -> Path:

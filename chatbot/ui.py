@@ -4,14 +4,19 @@ Per browser session (gr.State): the turns of the conversation (one record per qu
 `[n]` markers and source cards carry a ref (see `ui_render`); the page script (`ui_assets`)
 puts it in a hidden textbox and presses a hidden button, the server answers with the document,
 and the script scrolls the highlighted passage into view. `api_name="ask"` is the stable HTTP
-API; the chat's own events are private (not callable by API clients).
+API. The chat's own events are left out of the API docs (`api_visibility="private"`), but
+Gradio still runs any event of the page for a client that names it by number (`fn_index`):
+whoever can open the page can call them over HTTP. So document upload and removal exist only
+when `CHATBOT_ALLOW_UPLOADS` is true. `serve` keeps Gradio's temporary files under the data
+dir (`ui_temp`) and puts `ui_guard` in front of every request.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
-import tempfile
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,12 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from chatbot import ui_render as r
+from chatbot import ui_temp
 from chatbot.app import Chatbot
 from chatbot.errors import ChatbotError, ConfigError
 from chatbot.loaders import SUPPORTED_SUFFIXES
 from chatbot.ui_assets import CSS, PAGE_JS
+from chatbot.ui_guard import WebGuard
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +46,7 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monos
 STREAM_STEPS = 30  # an extractive answer arrives in about this many pieces
 STREAM_DELAY_S = 0.025
 ANSWER_CONCURRENCY = 4  # answers computed at once (chat and API share it); the rest wait in the queue
-
+ECHO_CHARS = 300  # of a question over the length limit, the part shown back (the rest is elided)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -54,7 +63,8 @@ class ChatUI:
 
     def __init__(self, bot: Chatbot) -> None:
         self.bot = bot
-        self.export_dir = Path(tempfile.mkdtemp(prefix="chatbot-export-"))
+        # inside Gradio's cache: served without a copy, and deleted with the cache's other old files
+        self.export_dir = Path(get_upload_folder()) / "exports"
         self.modes = ["extractive", "llm"] if bot.llm is not None else ["extractive"]
 
     # -- answering ------------------------------------------------------------------------
@@ -69,7 +79,7 @@ class ChatUI:
             return
         turn = len(turns)
         history = [t["question"] for t in turns if t.get("question")]
-        chat.append({"role": "user", "content": r.user_html(message)})
+        chat.append({"role": "user", "content": r.user_html(self._echo(message))})
         chat.append({"role": "assistant", "content": r.streaming_html("")})
         yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
         try:
@@ -83,7 +93,7 @@ class ChatUI:
             else:
                 answer = self.bot.ask(message, history=history, k=int(k), mode="extractive")
         except ChatbotError as exc:
-            record: dict[str, Any] = {"question": message, "error": str(exc)}
+            record: dict[str, Any] = {"question": self._echo(message), "error": str(exc)}
             chat[-1] = {"role": "assistant", "content": r.error_html(str(exc))}
             turns.append(record)
             yield "", chat, turns, r.sources_html(record, turn), self._export(turns), ""
@@ -127,7 +137,15 @@ class ChatUI:
             raise result["error"]
         yield partial, result["answer"]
 
+    def _echo(self, question: str) -> str:
+        """The question as shown back: whole, or its start when it is over the length limit (a
+        refused megabyte question must not travel back to the page and into the session)."""
+        if len(question) <= self.bot.settings.max_question_chars:
+            return question
+        return f"{question[:ECHO_CHARS]}… ({len(question):,} characters)"
+
     def _export(self, turns: list[dict[str, Any]]) -> Any:
+        self.export_dir.mkdir(parents=True, exist_ok=True)  # a sweep may have removed it
         path = self.export_dir / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}-{id(turns):x}.md"
         path.write_text(r.export_markdown(turns), encoding="utf-8")
         return gr.DownloadButton(value=str(path), interactive=True)
@@ -173,6 +191,7 @@ class ChatUI:
     def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # noqa: B008
         files = files or []
         lines: list[str] = []
+        cache = Path(get_upload_folder()).resolve()
         for i, tmp in enumerate(files):
             name = Path(tmp).name
             progress(i / max(len(files), 1), desc=f"indexing {name}")
@@ -187,6 +206,9 @@ class ChatUI:
                     lines.append(f"**{verb}** {r.md_text(stored.name)}: {chunks} chunk{'' if chunks == 1 else 's'}")
             except ChatbotError as exc:
                 lines.append(f"**refused** {r.md_text(str(exc))}")
+            finally:  # stored under uploads/ or refused: Gradio's copy is not needed either way
+                if Path(tmp).resolve().is_relative_to(cache):
+                    Path(tmp).unlink(missing_ok=True)
         progress(1.0)
         yield ("\n\n".join(lines) or "No file."), *self.doc_table(), None  # None: empty the upload box
 
@@ -208,14 +230,16 @@ class ChatUI:
         try:
             answer = self.bot.ask(str(question or ""), k=min(max(int(k), 1), 50) if k else None)
         except (ChatbotError, ValueError, TypeError) as exc:
-            return {"question": question, "error": str(exc)}
+            return {"question": self._echo(question) if isinstance(question, str) else question, "error": str(exc)}
         return {**answer.as_dict(), "question": answer.question}
 
 
 def make_app(bot: Chatbot) -> gr.Blocks:
     ui = ChatUI(bot)
     settings = bot.settings
-    with gr.Blocks(title="Document chat") as demo:
+    # Gradio's own sweep of the files it made (uploads, served copies), and all of them at shutdown
+    max_age_s = int(settings.upload_cache_minutes * 60)
+    with gr.Blocks(title="Document chat", delete_cache=(int(ui_temp.SWEEP_EVERY_S), max_age_s)) as demo:
         turns = gr.State([])
         gr.Markdown("## Document chat\n" + INTRO)
         with gr.Tab("Chat"):
@@ -250,16 +274,21 @@ def make_app(bot: Chatbot) -> gr.Blocks:
             cite_target = gr.Textbox(visible="hidden", elem_id="cite-target")
             cite_open = gr.Button("open", visible="hidden", elem_id="cite-open")
         with gr.Tab("Documents", elem_id="documents-tab"):
-            gr.Markdown(f"Upload {', '.join(SUPPORTED_SUFFIXES)} files up to {settings.max_file_mb:g} MB each; "
-                        "they are indexed at once and can be asked about.")
-            uploader = gr.File(label="Upload documents", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
-                               elem_id="upload")
-            upload_status = gr.Markdown("", elem_id="upload-status")
+            if settings.allow_uploads:
+                gr.Markdown(f"Upload {', '.join(SUPPORTED_SUFFIXES)} files up to {settings.max_file_mb:g} MB each; "
+                            "they are indexed at once and can be asked about.")
+                uploader = gr.File(label="Upload documents", file_count="multiple",
+                                   file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
+                upload_status = gr.Markdown("", elem_id="upload-status")
+            else:
+                gr.Markdown("Uploading and removing documents is turned off on this server "
+                            "(`CHATBOT_ALLOW_UPLOADS=false`).", elem_id="uploads-off")
             table = gr.Dataframe(headers=["file", "title", "language", "chunks", "characters"],
                                  interactive=False, elem_id="doclist", wrap=True)
-            with gr.Row():
+            with gr.Row(visible=settings.allow_uploads):  # the dropdown is an output of doc_table either way
                 pick = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-pick", scale=4)
-                remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+                if settings.allow_uploads:
+                    remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
             remove_status = gr.Markdown("", elem_id="remove-status")
 
         answer_outputs = [box, chat, turns, sources, export, docview]
@@ -276,23 +305,48 @@ def make_app(bot: Chatbot) -> gr.Blocks:
 
         clear.click(fresh, None, [chat, turns, sources, docview, export], api_visibility="private")
         chat.clear(fresh, None, [chat, turns, sources, docview, export], api_visibility="private")
-        uploader.upload(ui.upload, uploader, [upload_status, table, pick, uploader], api_visibility="private",
-                        concurrency_limit=1, concurrency_id="documents")
-        remove.click(ui.remove, pick, [remove_status, table, pick], api_visibility="private",
-                     concurrency_limit=1, concurrency_id="documents")
+        if settings.allow_uploads:  # not registered otherwise, so no client can call them by fn_index
+            uploader.upload(ui.upload, uploader, [upload_status, table, pick, uploader], api_visibility="private",
+                            concurrency_limit=1, concurrency_id="documents")
+            remove.click(ui.remove, pick, [remove_status, table, pick], api_visibility="private",
+                         concurrency_limit=1, concurrency_id="documents")
         demo.load(ui.doc_table, None, [table, pick], api_visibility="private")
         gr.api(ui.api_ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers")
     return demo
 
 
+def _stop_on_sigterm() -> None:
+    """Docker, systemd and process managers stop a server with SIGTERM, which ends Python at once.
+    Make it the same clean stop as Ctrl-C: Gradio then shuts its server down and deletes the
+    temporary files it made."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860) -> None:
-    auth = parse_auth(bot.settings.auth)
+    settings = bot.settings
+    auth = parse_auth(settings.auth)
+    max_upload_bytes = int(settings.max_file_mb * 1.1e6)  # Gradio's cap per file, above ours: ours says why
+    if settings.allow_uploads and settings.upload_cache_mb * 1e6 < max_upload_bytes:
+        raise ConfigError(f"CHATBOT_UPLOAD_CACHE_MB ({settings.upload_cache_mb:g}) leaves no room for one upload of "
+                          f"CHATBOT_MAX_FILE_MB ({settings.max_file_mb:g}); raise it to at least "
+                          f"{math.ceil(settings.max_file_mb * 1.1):d}.")
     bot.warm_up()  # fail early with a clear message when there is no index; no slow first answer
+    cache = ui_temp.use_data_dir(settings)  # before make_app: Gradio reads it when Blocks and app are built
+    max_age_s = settings.upload_cache_minutes * 60
+    ui_temp.sweep(cache, max_age_s, empty_dirs=True)  # what a killed server left
     demo = make_app(bot)
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=256)
     print(f"Serving on http://{host}:{port}" + (" (login required)" if auth else ""), flush=True)
+    guard = Middleware(WebGuard, settings=settings, cache_dir=cache, auth_required=auth is not None)
+    _stop_on_sigterm()
     demo.launch(
         server_name=host, server_port=port, theme=THEME, css=CSS, js=PAGE_JS, show_error=False, quiet=True,
         auth=auth, auth_message="Log in with the user and password set in CHATBOT_AUTH." if auth else None,
-        max_file_size=int(bot.settings.max_file_mb * 1.1e6), footer_links=["api"],  # ours says why, first
+        max_file_size=max_upload_bytes, footer_links=["api"],
+        app_kwargs={"middleware": [guard], "lifespan": ui_temp.periodic_sweep(cache, max_age_s)},
     )

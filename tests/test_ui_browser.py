@@ -7,20 +7,17 @@ plus one with CHATBOT_AUTH set; both start together. Screenshots go to test-arti
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import web_server
+from web_server import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -44,45 +41,8 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    data_dir: Path
-    log: Path
-    proc: subprocess.Popen[bytes]
-
-
 def _start(data_dir: Path, name: str, **env_extra: str) -> Server:
-    port = _free_port()
-    env = {**os.environ, "CHATBOT_DATA_DIR": str(data_dir), "CHATBOT_MAX_FILE_MB": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **env_extra}
-    log = ARTIFACTS / f"serve-{name}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "chatbot.cli", "-v", "serve", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Server(f"http://127.0.0.1:{port}/", data_dir, log, proc)
-
-
-def _wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            pytest.fail(f"chatbot serve exited with {server.proc.returncode}: {server.log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(server.url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # it answers (401 when a login is required)
-        except OSError:
-            time.sleep(0.5)
-    server.proc.kill()
-    pytest.fail("chatbot serve did not answer within 120 s")
+    return web_server.start(data_dir, ARTIFACTS / f"serve-{name}.log", CHATBOT_MAX_FILE_MB="1", **env_extra)
 
 
 @pytest.fixture(scope="module")
@@ -95,16 +55,10 @@ def servers(seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                "auth": _start(base / "auth", "auth", CHATBOT_AUTH=":".join(AUTH))}
     try:
         for s in started.values():
-            _wait_ready(s)
+            web_server.wait_ready(s)
         yield started
     finally:
-        for s in started.values():
-            s.proc.terminate()
-        for s in started.values():
-            try:
-                s.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
+        web_server.stop(started.values())
 
 
 @pytest.fixture(scope="module")
