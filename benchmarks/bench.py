@@ -102,10 +102,10 @@ def w_embed(corpus: Path, n: int, how: str) -> dict[str, Any]:
     call (one caller, one BLAS thread per core, which is also OpenBLAS's default). Not its
     default `threads=4`: with threadpoolctl installed that oversubscribes 2 cores and embeds
     about 15 texts/s."""
-    from chatbot.chunking import Chunker, offline_encoding
     from chatbot.config import TOKEN_ENCODING
-    from chatbot.embeddings import BundledEmbeddings
-    from chatbot.loaders import load_file
+    from chatbot.index.embeddings import BundledEmbeddings
+    from chatbot.text.chunking import Chunker, offline_encoding
+    from chatbot.text.loaders import load_file
 
     settings = _settings(Path(tempfile.gettempdir()) / "chatbot-bench-embed")
     enc = offline_encoding(TOKEN_ENCODING, settings.cache_dir / "tiktoken")
@@ -135,8 +135,8 @@ def w_embed(corpus: Path, n: int, how: str) -> dict[str, Any]:
 def _plain_splitter():  # type: ignore[no-untyped-def]
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from chatbot.chunking import offline_encoding
     from chatbot.config import TOKEN_ENCODING
+    from chatbot.text.chunking import offline_encoding
 
     enc = offline_encoding(TOKEN_ENCODING, Path(tempfile.gettempdir()) / "chatbot-bench-tiktoken")
     return RecursiveCharacterTextSplitter(chunk_size=200, chunk_overlap=40,
@@ -147,7 +147,7 @@ def _plain_store(db: Path, collection: str):  # type: ignore[no-untyped-def]
     import chromadb
     from langchain_chroma import Chroma
 
-    from chatbot.embeddings import BundledEmbeddings
+    from chatbot.index.embeddings import BundledEmbeddings
 
     client = chromadb.PersistentClient(path=str(db), settings=chromadb.config.Settings(anonymized_telemetry=False))
     return Chroma(client=client, collection_name=collection, embedding_function=BundledEmbeddings(),
@@ -185,22 +185,15 @@ def w_ask(data: Path, mode: str, n: int, seed: int, rgb: Path) -> dict[str, Any]
     t0 = time.perf_counter()
     bot = build(_settings(data, retrieval=mode))
     retrieve_ms: list[float] = []
-    make_retriever = bot.retriever
+    inner = bot.retriever.retrieve
 
-    def timed_retriever():  # type: ignore[no-untyped-def]
-        retriever = make_retriever()
-        inner = retriever.retrieve
+    def retrieve(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        out = inner(*args, **kwargs)
+        retrieve_ms.append(_ms(t))
+        return out
 
-        def retrieve(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            out = inner(*args, **kwargs)
-            retrieve_ms.append(_ms(t))
-            return out
-
-        retriever.retrieve = retrieve  # type: ignore[method-assign]
-        return retriever
-
-    bot.retriever = timed_retriever  # type: ignore[method-assign]
+    bot.retriever.retrieve = retrieve  # type: ignore[method-assign]
     for q in warmup:
         bot.ask(q)
     open_s = (time.perf_counter() - t0)
@@ -213,7 +206,7 @@ def w_ask(data: Path, mode: str, n: int, seed: int, rgb: Path) -> dict[str, Any]
     answer_ms = [t - r for t, r in zip(total_ms, retrieve_ms)]
     # the first question after another process wrote: a new generation makes this process open
     # Chroma afresh (its vector index is in memory) and reload the manifest before answering
-    from chatbot.datadir import DataDir
+    from chatbot.index.datadir import DataDir
 
     catch_up_ms = []
     for q in questions[:5]:
@@ -320,8 +313,8 @@ def serve_startup(data: Path) -> dict[str, Any]:
 
 
 def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from chatbot.chunking import Chunker, offline_encoding
     from chatbot.config import TOKEN_ENCODING
+    from chatbot.text.chunking import Chunker, offline_encoding
 
     base = work / f"n{n}"
     corpus_dir, data, plain_db = base / "corpus", base / "index", base / "plain"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import serving  # noqa: E402
 
-from chatbot.loaders import load_file  # noqa: E402 - after the path set-up
+from chatbot.text.loaders import load_file  # noqa: E402 - after the path set-up
 
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 

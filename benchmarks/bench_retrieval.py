@@ -44,14 +44,14 @@ sys.path.insert(0, str(ROOT))
 
 from langchain_chroma import Chroma  # noqa: E402 - after the path set-up above
 
+from chatbot.answering.citations import to_citation  # noqa: E402
 from chatbot.app import Chatbot, build  # noqa: E402
-from chatbot.chunking import Chunker, offline_encoding  # noqa: E402
-from chatbot.citations import to_citation  # noqa: E402
 from chatbot.config import EMBEDDING_MODEL, TOKEN_ENCODING, Settings  # noqa: E402
-from chatbot.loaders import load_bytes  # noqa: E402
-from chatbot.query import Question, condense  # noqa: E402
-from chatbot.rank import Candidate, features  # noqa: E402
-from chatbot.retrieve import Retriever, dedupe  # noqa: E402
+from chatbot.retrieval.question import Question, condense  # noqa: E402
+from chatbot.retrieval.rank import Candidate, features  # noqa: E402
+from chatbot.retrieval.retrieve import Retriever, dedupe  # noqa: E402
+from chatbot.text.chunking import Chunker, offline_encoding  # noqa: E402
+from chatbot.text.loaders import load_bytes  # noqa: E402
 from chatbot.types import ScoredChunk  # noqa: E402
 
 SEEDS_DIR = ROOT / "seeds"
@@ -262,7 +262,7 @@ def staged_question(bot: Chatbot, retriever: Retriever, text: str, times: dict[s
     Mirrors chatbot/retrieve.py (candidates, order, retrieve) and app.py (_answer_step); the
     caller checks the ranked ids against `Retriever.retrieve` so that drift shows.
     """
-    store, mode, n, k = retriever.store, retriever.mode, retriever.n_candidates, bot.settings.top_k
+    store, mode, n, k = retriever.store(), retriever.mode, retriever.n_candidates, bot.settings.top_k
 
     def lap(stage: str, t0: float) -> float:
         times.setdefault(stage, []).append(_ms(t0))
@@ -314,7 +314,7 @@ def staged_question(bot: Chatbot, retriever: Retriever, text: str, times: dict[s
 
 
 def staged_pass(bot: Chatbot, questions: list[str], warmup: list[str]) -> tuple[dict[str, list[float]], int]:
-    retriever = bot.retriever()
+    retriever = bot.retriever
     clear_memos()
     PASS_LOAD[f"staged-{retriever.mode}"] = round(os.getloadavg()[0], 2)
     for text in warmup:
@@ -349,7 +349,7 @@ def pct(values: list[float]) -> dict[str, float]:
 
 def profile_fusion(bot: Chatbot, questions: list[str], top: int = 25) -> str:
     """cProfile of the fusion + second stage only (union, BM25, IDF, features, scoring)."""
-    retriever = bot.retriever()
+    retriever = bot.retriever
     clear_memos()
     prepared = []
     for text in questions:
@@ -358,7 +358,7 @@ def profile_fusion(bot: Chatbot, questions: list[str], top: int = 25) -> str:
     prof = cProfile.Profile()
     for q, qvec in prepared:
         prof.enable()
-        idf = retriever.store.keywords.idf(list(q.terms))
+        idf = retriever.store().keywords.idf(list(q.terms))
         retriever.order(q, retriever.candidates(q, qvec), idf)
         prof.disable()
     buf = io.StringIO()
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         ranked_times, ranked_same = staged_pass(bot, questions, warmup)
         ranked_times["ask"] = timed_pass("ask-ranked", bot.ask, questions, warmup)
 
-        dense_bot = Chatbot(Settings(data_dir=data_dir, retrieval="dense"), bot.embeddings)  # shares the loaded model
+        dense_bot = build(Settings(data_dir=data_dir, retrieval="dense"), embeddings=bot.embeddings)  # shares the loaded model
         dense_times, dense_same = staged_pass(dense_bot, questions, warmup)
         dense_times["ask"] = timed_pass("ask-dense", dense_bot.ask, questions, warmup)
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import serving  # noqa: E402
 from bench_load import OFFLINE_ENV, percentile, rss_mb  # noqa: E402
 
-from chatbot.loaders import load_bytes, load_file  # noqa: E402 - after the path set-up
+from chatbot.text.loaders import load_bytes, load_file  # noqa: E402 - after the path set-up
 
 WORDS = "amber basalt cobalt dune ember fjord garnet harbor indigo jasper kelp lumen marble nickel onyx".split()
 BUSY = "Another ingest is running"

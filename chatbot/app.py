@@ -10,22 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from chatbot.answer import Draft, ExtractiveAnswerer
-from chatbot.check import CheckReport, inspect, repair
-from chatbot.chunking import Chunker, offline_encoding
-from chatbot.citations import to_citation
+from chatbot.answering.citations import to_citation
+from chatbot.answering.extractive import Draft, ExtractiveAnswerer
 from chatbot.config import TOKEN_ENCODING, Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ChatbotError, IndexMissingError, LLMError, QuestionError
-from chatbot.ingest import Ingestor, IngestReport, ingest_lock
-from chatbot.query import condense, needs_context
-from chatbot.retrieve import Retrieval, Retriever, evidence_first
-from chatbot.store import FileEntry, Store
-from chatbot.terms import has_searchable_term
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.index.store import FileEntry, Store
+from chatbot.ingest.check import CheckReport, inspect, repair
+from chatbot.ingest.ingestor import Ingestor, IngestReport, ingest_lock
+from chatbot.retrieval.question import condense, needs_context
+from chatbot.retrieval.retrieve import Retrieval, Retriever, evidence_first
+from chatbot.text.chunking import Chunker, offline_encoding
+from chatbot.text.terms import has_searchable_term
 from chatbot.types import Answer
 
 if TYPE_CHECKING:  # the openai SDK takes seconds to import: only LLM mode pays for it
-    from chatbot.llm import LLMAnswerer
+    from chatbot.answering.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
 
@@ -34,35 +34,23 @@ NO_TERMS = ("The question has no words or numbers to search for; ask about somet
 
 
 class Chatbot:
-    """The product behind every surface: ingest, ask, list and read documents."""
+    """The product behind every surface: ingest, ask, list and read documents. Built by `build()`,
+    which makes every part; the Chatbot only uses them."""
 
-    def __init__(self, settings: Settings, embeddings: BundledEmbeddings) -> None:
+    def __init__(self, settings: Settings, *, embeddings: BundledEmbeddings, store: Store, chunker: Chunker,
+                 retriever: Retriever, extractive: ExtractiveAnswerer, llm: LLMAnswerer | None) -> None:
         self.settings = settings
         self.embeddings = embeddings
-        self._store: Store | None = None
+        self._store = store
+        self.chunker = chunker
+        self.retriever = retriever
+        self.extractive = extractive
+        self.llm = llm
         self._chain: Runnable[dict[str, Any], Answer] | None = None
-        self.extractive = ExtractiveAnswerer(embeddings, settings.max_citations)
-        # A misconfigured endpoint or a broken prompt fails here, at start-up.
-        self.llm: LLMAnswerer | None = None
-        if settings.answer_mode == "llm":
-            from chatbot.llm import LLMAnswerer
-
-            self.llm = LLMAnswerer(settings)
-
-    # -- parts, opened on first use --------------------------------------------------------
 
     def store(self, *, create: bool = False) -> Store:
-        if self._store is None:
-            self._store = Store(self.settings, self.embeddings, create=create)
-        return self._store
-
-    def _chunker(self) -> Chunker:
-        enc = offline_encoding(TOKEN_ENCODING, self.settings.cache_dir / "tiktoken")
-        return Chunker(enc, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
-
-    def retriever(self) -> Retriever:
-        return Retriever(self.store(), self.embeddings, self.settings.top_k,
-                         mode=self.settings.retrieval, candidates=self.settings.retrieval_candidates)
+        """The index, opened on first use (`create`: an empty one where there is none)."""
+        return self._store.open(create=create)
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -78,14 +66,13 @@ class Chatbot:
         """Index `paths` (incremental). Damage found on opening the index is mended first."""
         with ingest_lock(self.settings.data_dir):
             if rebuild:
-                self._store = self._chain = None
-                Store.wipe(self.settings)
+                self._store.wipe()
             return self._ingest_locked(paths, progress=progress, on_skip=on_skip, follow_links=follow_links)
 
     def _ingest_locked(self, paths: list[Path], *, progress: bool = False,
                        on_skip: Callable[[str, str], None] | None = None, follow_links: bool = False) -> IngestReport:
         store = self.store(create=True)
-        ingestor = Ingestor(store, self._chunker(), self.embeddings)
+        ingestor = Ingestor(store, self.chunker, self.embeddings)
         report = IngestReport()
         with store.writing():
             with store.batch():  # the problems of the data dir as it is now, other processes' writes read
@@ -107,7 +94,7 @@ class Chatbot:
                     found = inspect(store, deep=deep)
                 if found.ok:
                     return found
-                done = repair(store, Ingestor(store, self._chunker(), self.embeddings), found)
+                done = repair(store, Ingestor(store, self.chunker, self.embeddings), found)
                 with store.batch():
                     after = inspect(store, deep=deep)
                 after.repaired = done
@@ -138,7 +125,7 @@ class Chatbot:
         under the ingest lock. A refused upload (another ingest running, an unreadable file)
         leaves the stored file and the index as they were. Returns the stored path and the
         report; a file the ingest refused is in `report.skipped`."""
-        from chatbot.uploads import checked_destination, replacing
+        from chatbot.ingest.uploads import checked_destination, replacing
 
         with ingest_lock(self.settings.data_dir):
             dest = checked_destination(src, name, self.uploads_dir, self.settings.max_file_mb)
@@ -171,24 +158,12 @@ class Chatbot:
         log.info("removed file=%s doc_id=%s chunks=%d", entry.file, entry.doc_id, len(entry.chunk_ids))
         return entry
 
-    def record_feedback(self, answer: dict[str, Any], rating: str, comment: str = "") -> dict[str, Any]:
-        """Append a rating ("up"/"down") of one answer (`Answer.as_dict()` plus its question)."""
-        from chatbot.feedback import append_feedback
-
-        if rating not in ("up", "down"):
-            raise ChatbotError(f"rating must be 'up' or 'down', not {rating!r}")
-        return append_feedback(self.feedback_path, {
-            "question": answer.get("question", ""), "answer": answer.get("answer", ""),
-            "citations": answer.get("citations", []), "mode": answer.get("mode", ""),
-            "refused": answer.get("refused", False), "rating": rating, "comment": comment.strip(),
-        })
-
     # -- ask -------------------------------------------------------------------------------
 
     def chain(self) -> Runnable[dict[str, Any], Answer]:
         """question -> retrieve -> answer, as a LangChain LCEL runnable."""
         if self._chain is None:
-            retriever = self.retriever()
+            retriever = self.retriever
 
             def retrieve(inputs: dict[str, Any]) -> Retrieval:
                 return retriever.retrieve(inputs["standalone"], inputs["k"], asked=inputs["question"])
@@ -282,6 +257,23 @@ class Chatbot:
         return answer
 
 
-def build(settings: Settings) -> Chatbot:
-    embeddings = BundledEmbeddings(threads=settings.embed_threads, batch_size=settings.embed_batch)
-    return Chatbot(settings, embeddings)
+def build(settings: Settings, *, embeddings: BundledEmbeddings | None = None) -> Chatbot:
+    """Every part of the product, made once and handed to the `Chatbot`: the bundled model, the
+    index (opened on first use), the chunker (its tokenizer loaded on first use), the retriever,
+    the extractive answerer and, in LLM mode, the LLM client. `embeddings`: a model already
+    loaded (tests and benchmarks share one). A misconfigured endpoint or a broken prompt fails
+    here, at start-up."""
+    embeddings = embeddings or BundledEmbeddings(threads=settings.embed_threads, batch_size=settings.embed_batch)
+    store = Store(settings, embeddings)
+    chunker = Chunker(lambda: offline_encoding(TOKEN_ENCODING, settings.cache_dir / "tiktoken"),
+                      settings.chunk_tokens, settings.chunk_overlap_tokens)
+    retriever = Retriever(store, embeddings, settings.top_k, mode=settings.retrieval,
+                          candidates=settings.retrieval_candidates)
+    extractive = ExtractiveAnswerer(embeddings, settings.max_citations)
+    llm = None
+    if settings.answer_mode == "llm":
+        from chatbot.answering.llm import LLMAnswerer  # the openai SDK takes seconds: only LLM mode pays
+
+        llm = LLMAnswerer(settings)
+    return Chatbot(settings, embeddings=embeddings, store=store, chunker=chunker, retriever=retriever,
+                   extractive=extractive, llm=llm)

@@ -195,7 +195,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from chatbot.app import build
-    from chatbot.ui import serve
+    from chatbot.web.ui import serve
 
     serve(build(settings), host=args.host, port=args.port)
     return 0
@@ -222,10 +222,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         if args.baseline or args.judge:
             raise ChatbotError("--compare reads two finished runs; --baseline and --judge apply to a new run. "
                                "Run the eval with them first, then compare.")
-        from chatbot.compare import run_compare
+        from chatbot.evaluation.compare import run_compare
 
         return run_compare(args.compare[0], args.compare[1], args.out)
-    from chatbot.evals import run_eval
+    from chatbot.evaluation.evals import run_eval
 
     return run_eval(settings, args.pack, args.out or Path("eval-out"), args.baseline, judge=args.judge)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -45,7 +46,8 @@ class Settings(BaseSettings):
     # first, and carried no accepted answer the first two lacked on either pack
     max_citations: int = Field(2, ge=1, le=10)
     answer_mode: Literal["extractive", "llm"] = "extractive"
-    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+    # the prompt files shipped with the package (prompts/ in the repository, chatbot.prompts installed)
+    prompts_dir: Path = Path(str(resources.files("chatbot.prompts")))
 
     # LLM mode: any OpenAI-compatible endpoint
     llm_model: str = "gpt-4o-mini"

@@ -104,3 +104,17 @@ class Answer:
             "related": [c.as_dict() for c in self.related],
             "prompt": self.prompt,
         }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A span of a chunk proposed as support: absolute offsets into the file's normalized text."""
+
+    chunk: Chunk
+    start_char: int
+    end_char: int
+
+    @property
+    def quote(self) -> str:
+        c = self.chunk
+        return c.text[self.start_char - c.start_char : self.end_char - c.start_char]

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from chatbot.evals import DEFAULT_TOLERANCE, HIGHER_IS_BETTER, LOWER_IS_BETTER  # noqa: E402
+from chatbot.evaluation.gate import DEFAULT_TOLERANCE
+from chatbot.evaluation.scoring import HIGHER_IS_BETTER, LOWER_IS_BETTER  # noqa: E402
 
 
 def strip(m: dict[str, object]) -> dict[str, object]:

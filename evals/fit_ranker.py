@@ -23,14 +23,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatbot.answer import ExtractiveAnswerer  # noqa: E402 - after the path set-up above
-from chatbot.app import Chatbot  # noqa: E402
+from chatbot.answering.extractive import ExtractiveAnswerer  # noqa: E402 - after the path set-up above
+from chatbot.app import build  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
-from chatbot.embeddings import BundledEmbeddings  # noqa: E402
-from chatbot.evals import EvalQuestion, histories, load_pack  # noqa: E402
-from chatbot.query import Question, condense  # noqa: E402
-from chatbot.rank import WEIGHTS_PATH, Candidate, Ranker, features, fit  # noqa: E402
-from chatbot.retrieve import Retriever, dedupe, evidence_first, keep_other_language, split_top  # noqa: E402
+from chatbot.evaluation.packs import EvalQuestion, histories, load_pack  # noqa: E402
+from chatbot.index.embeddings import BundledEmbeddings  # noqa: E402
+from chatbot.retrieval.question import Question, condense  # noqa: E402
+from chatbot.retrieval.rank import WEIGHTS_PATH, Candidate, Ranker, features, fit  # noqa: E402
+from chatbot.retrieval.retrieve import Retriever, dedupe, evidence_first, keep_other_language, split_top  # noqa: E402
 from chatbot.types import ScoredChunk  # noqa: E402
 
 PACKS = [ROOT / "evals" / "seeds", ROOT.parent / "shared" / "evals" / "rgb-dev"]
@@ -55,7 +55,7 @@ class Item:
 def collect(pack: Path, k: int, embeddings: BundledEmbeddings) -> list[Item]:
     items = []
     with tempfile.TemporaryDirectory(prefix="chatbot-fit-") as tmp:
-        bot = Chatbot(Settings(data_dir=Path(tmp)), embeddings)
+        bot = build(Settings(data_dir=Path(tmp)), embeddings=embeddings)
         bot.ingest([pack / "corpus"], progress=False)
         store = bot.store()
         retriever = Retriever(store, bot.embeddings, k, mode="fused", candidates=30)

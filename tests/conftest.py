@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
+from chatbot.index.embeddings import BundledEmbeddings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = REPO_ROOT / "seeds"

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from chatbot.chunking import Chunker, offline_encoding, split_sentences
 from chatbot.config import TOKEN_ENCODING
-from chatbot.loaders import load_file, normalize
+from chatbot.text.chunking import Chunker, offline_encoding, split_sentences
+from chatbot.text.loaders import load_file, normalize
 from chatbot.types import Chunk, LoadedDoc
 
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"

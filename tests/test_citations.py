@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.citations import (
+from chatbot.answering.citations import (
     Evidence,
     check,
     defuse_markers,

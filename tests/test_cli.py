@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.citations import markers
+from chatbot.answering.citations import markers
 from chatbot.config import Settings
-from chatbot.loaders import load_file
+from chatbot.text.loaders import load_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = REPO_ROOT / "seeds"

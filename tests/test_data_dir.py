@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from test_ingest import MEDALS_Q, SEED_FILES, assert_consistent
 
-from chatbot.app import Chatbot
+from chatbot.app import Chatbot, build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import DiskFullError, IndexDamagedError
+from chatbot.index.embeddings import BundledEmbeddings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = REPO_ROOT / "seeds"
@@ -61,7 +61,7 @@ def seeded_copy(seeded_data_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def bot_on(embeddings: BundledEmbeddings) -> Callable[..., Chatbot]:
     def make(data_dir: Path, **overrides: object) -> Chatbot:
-        return Chatbot(Settings(data_dir=data_dir, _env_file=None, **overrides), embeddings)  # type: ignore[call-arg]
+        return build(Settings(data_dir=data_dir, _env_file=None, **overrides), embeddings=embeddings)  # type: ignore[call-arg]
 
     return make
 
@@ -369,7 +369,7 @@ def test_a_full_disk_at_any_write_of_an_update_keeps_the_previous_index(
         def add(*_a: object) -> None:
             raise sqlite3.OperationalError("database or disk is full")
 
-        monkeypatch.setattr("chatbot.keyword.KeywordIndex.add", add)
+        monkeypatch.setattr("chatbot.index.keyword.KeywordIndex.add", add)
     else:
         def upsert(*_a: object, **_k: object) -> None:
             raise RuntimeError("error returned from database: (code: 13) database or disk is full")
@@ -476,7 +476,7 @@ def test_a_file_deleted_while_the_ingest_runs_is_skipped_and_the_rest_indexed(
     bot.ingest([c], progress=False)
     for name in ("a.txt", "b.txt", "c.txt"):
         (c / name).write_text(f"{QUIZ} File {name}, second edition.", encoding="utf-8")
-    from chatbot import ingest as ingest_module
+    from chatbot.ingest import ingestor as ingest_module
 
     real = ingest_module.discover
 

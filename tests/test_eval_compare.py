@@ -10,8 +10,8 @@ import pytest
 from test_eval_report import make_row
 
 from chatbot.cli import main
-from chatbot.compare import delta, flips, render_compare
-from chatbot.evals import compute_metrics
+from chatbot.evaluation.compare import delta, flips, render_compare
+from chatbot.evaluation.scoring import compute_metrics
 
 
 def write_run(out: Path, rows: list[dict[str, Any]], **meta: Any) -> Path:

@@ -10,10 +10,10 @@ import pytest
 from fake_openai import Fail, FakeOpenAI, Reply, serve
 from test_eval_report import make_row
 
+from chatbot.answering.prompts import load_prompt
 from chatbot.config import Settings
 from chatbot.errors import ConfigError
-from chatbot.judge import Judge, claims, parse_verdict
-from chatbot.prompts import load_prompt
+from chatbot.evaluation.judge import Judge, claims, parse_verdict
 
 REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chatbot.evals import compute_metrics, passed
-from chatbot.report import bin_counts, render_html, render_markdown
+from chatbot.evaluation.report import bin_counts, render_html, render_markdown
+from chatbot.evaluation.scoring import compute_metrics, passed
 
 EVIL = '<script>alert("x")</script>'
 

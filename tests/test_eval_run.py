@@ -15,7 +15,7 @@ from conftest import make_settings
 from fake_openai import FakeOpenAI, Reply, serve
 
 from chatbot.cli import main
-from chatbot.evals import run_pack
+from chatbot.evaluation.evals import run_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "evals"))

@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import ChatbotError
-from chatbot.evals import (
-    EvalQuestion,
-    aggregate,
-    answer_correct,
-    compute_metrics,
-    gate,
-    gold_rank,
-    histories,
-    is_concise,
-    load_pack,
-)
-from chatbot.provenance import git_state
+from chatbot.evaluation.gate import gate
+from chatbot.evaluation.packs import EvalQuestion, histories, load_pack
+from chatbot.evaluation.provenance import git_state
+from chatbot.evaluation.scoring import aggregate, answer_correct, compute_metrics, gold_rank, is_concise
 
 ROOT = Path(__file__).resolve().parent.parent
 RGB = ROOT.parent / "shared" / "evals" / "rgb-dev"

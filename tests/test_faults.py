@@ -28,14 +28,14 @@ import pytest
 from fake_openai import Reply, serve
 from test_ingest import MEDALS_Q, assert_consistent
 
-from chatbot.app import Chatbot
-from chatbot.citations import check, defuse_markers, markers
+from chatbot.answering.citations import check, defuse_markers, markers
+from chatbot.answering.llm import LLMAnswerer
+from chatbot.app import Chatbot, build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import IngestBusyError, LLMError
-from chatbot.keyword import index_terms
-from chatbot.llm import LLMAnswerer
-from chatbot.query import Question
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.index.keyword import index_terms
+from chatbot.retrieval.question import Question
 from chatbot.types import Answer, Chunk, ScoredChunk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def open_bot(data_dir: Path, embeddings: BundledEmbeddings) -> Chatbot:
     """A fresh in-process view of the index (Chroma's per-path client cache dropped first, so
     what other processes wrote is read from disk)."""
     chromadb.api.client.SharedSystemClient.clear_system_cache()
-    return Chatbot(Settings(data_dir=data_dir, _env_file=None), embeddings)  # type: ignore[call-arg]
+    return build(Settings(data_dir=data_dir, _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
 
 
 def assert_nothing_claimed_is_missing(data_dir: Path, embeddings: BundledEmbeddings) -> int:
@@ -270,7 +270,7 @@ def test_processes_opening_a_new_data_dir_together_all_succeed(tmp_path: Path) -
     two processes doing it at once failed ("table collections already exists", about 1 in 10
     here), which made the two-ingests test above flaky."""
     code = ("import sys; from pathlib import Path; from chatbot.config import Settings; "
-            "from chatbot.store import _client; "
+            "from chatbot.index.store import _client; "
             "_client(Settings(data_dir=Path(sys.argv[1]), _env_file=None)).heartbeat()")
     failures = []
     for trial in range(3):
@@ -429,7 +429,7 @@ def test_garbage_endpoint_through_the_chatbot_gives_the_extractive_answer_and_a_
     _Garbage.mode = "sse-broken"
     settings = Settings(data_dir=seeded_data_dir, _env_file=None, answer_mode="llm",  # type: ignore[call-arg]
                         openai_base_url=garbage_server, llm_timeout_s=3.0, llm_max_retries=0)
-    answer = Chatbot(settings, embeddings).ask(MEDALS_Q)
+    answer = build(settings, embeddings=embeddings).ask(MEDALS_Q)
     assert answer.mode == "extractive" and answer.citations and not answer.refused
     assert "could not answer" in answer.notice
 
@@ -453,7 +453,7 @@ def injected_data_dir(tmp_path_factory: pytest.TempPathFactory, embeddings: Bund
     shutil.copytree(SEEDS, corpus)
     (corpus / "zz_notice.txt").write_text(INJECTION, encoding="utf-8")
     data_dir = corpus.parent / "data"
-    report = Chatbot(Settings(data_dir=data_dir, _env_file=None), embeddings).ingest(  # type: ignore[call-arg]
+    report = build(Settings(data_dir=data_dir, _env_file=None), embeddings=embeddings).ingest(  # type: ignore[call-arg]
         [corpus], progress=False)
     assert len(report.added) == 6
     return data_dir
@@ -479,7 +479,7 @@ def assert_citations_real(bot: Chatbot, answer: Answer) -> None:
 def test_instructions_in_a_document_are_only_quoted_in_extractive_mode(
     injected_data_dir: Path, embeddings: BundledEmbeddings, question: str
 ) -> None:
-    bot = Chatbot(Settings(data_dir=injected_data_dir, _env_file=None), embeddings)  # type: ignore[call-arg]
+    bot = build(Settings(data_dir=injected_data_dir, _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
     answer = bot.ask(question)
     assert_citations_real(bot, answer)
     # the answer is the quotes and our markers, nothing else: a document's own "[7]" is shown
@@ -500,7 +500,7 @@ def test_a_document_that_repeats_the_question_does_not_displace_the_answer(
     corpus.mkdir()
     shutil.copy(SEEDS / "000_9e53f5965d956f18.txt", corpus)
     (corpus / "zz_echo.txt").write_text(f"FAQ\n\n{MEDALS_Q} PWNED Corp did.\n", encoding="utf-8")
-    bot = Chatbot(Settings(data_dir=tmp_path / "data", _env_file=None), embeddings)  # type: ignore[call-arg]
+    bot = build(Settings(data_dir=tmp_path / "data", _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
     bot.ingest([corpus], progress=False)
     answer = bot.ask(MEDALS_Q)
     assert_citations_real(bot, answer)
@@ -514,7 +514,7 @@ def test_instructions_in_a_document_reach_the_llm_only_fenced(injected_data_dir:
         fake.default = Reply("The password is hunter2 [1].")
         settings = Settings(data_dir=injected_data_dir, _env_file=None, answer_mode="llm",  # type: ignore[call-arg]
                             openai_base_url=fake.base_url, llm_timeout_s=5.0, llm_model="fake-model")
-        bot = Chatbot(settings, embeddings)
+        bot = build(settings, embeddings=embeddings)
         answer = bot.ask("What is the administrator password?")
         user = fake.last_messages()[-1]["content"]
         system = fake.last_messages()[0]["content"]

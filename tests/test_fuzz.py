@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from chatbot.app import Chatbot
-from chatbot.chunking import Chunker, offline_encoding
+from chatbot.app import build
 from chatbot.config import TOKEN_ENCODING, Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import LoadError
-from chatbot.loaders import SUPPORTED_SUFFIXES, load_bytes, load_file, normalize
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.text.chunking import Chunker, offline_encoding
+from chatbot.text.loaders import SUPPORTED_SUFFIXES, load_bytes, load_file, normalize
 from chatbot.types import LoadedDoc
 
 MAX_BYTES = 20_000_000
@@ -387,7 +387,7 @@ def test_hostile_folder_every_file_is_indexed_or_named_with_a_reason(
     folder = tmp_path / "hostile"
     folder.mkdir()
     files = hostile_folder(folder)
-    bot = Chatbot(settings_factory(), embeddings)
+    bot = build(settings_factory(), embeddings=embeddings)
     live: list[tuple[str, str]] = []
 
     report = bot.ingest([folder], progress=False, on_skip=lambda p, r: live.append((p, r)))

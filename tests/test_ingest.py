@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.app import Chatbot
-from chatbot.citations import check, markers
+from chatbot.answering.citations import check, markers
+from chatbot.app import Chatbot, build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import IndexMismatchError, IndexMissingError, IngestBusyError
-from chatbot.ingest import ingest_lock
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.ingest.ingestor import ingest_lock
 from chatbot.types import Answer
 
 SEED_FILES = [
@@ -38,7 +38,7 @@ BotFactory = Callable[..., Chatbot]
 @pytest.fixture
 def make_bot(settings_factory: Callable[..., Settings], embeddings: BundledEmbeddings) -> BotFactory:
     """`make_bot(**settings_overrides)`: a Chatbot on this test's data dir sharing the session model."""
-    return lambda **overrides: Chatbot(settings_factory(**overrides), embeddings)
+    return lambda **overrides: build(settings_factory(**overrides), embeddings=embeddings)
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def assert_consistent(bot: Chatbot) -> None:
         for chunk in chunks:
             assert chunk.doc_id == entry.doc_id and chunk.file == entry.file
             assert text[chunk.start_char : chunk.end_char] == chunk.text
-    reopened = Chatbot(store.settings, bot.embeddings)
+    reopened = build(store.settings, embeddings=bot.embeddings)
     assert {e.source: e.chunk_ids for e in reopened.documents()} == {e.source: e.chunk_ids for e in entries}
 
 
@@ -297,7 +297,7 @@ def test_first_sentence_of_a_file_without_heading_can_answer(make_bot: BotFactor
 
 def test_other_chunk_settings_are_refused(seeded_data_dir: Path, embeddings: BundledEmbeddings,
                                           settings_factory: Callable[..., Settings]) -> None:
-    bot = Chatbot(settings_factory(data_dir=seeded_data_dir, chunk_tokens=120), embeddings)
+    bot = build(settings_factory(data_dir=seeded_data_dir, chunk_tokens=120), embeddings=embeddings)
     with pytest.raises(IndexMismatchError) as info:
         bot.ask(MEDALS_Q)
     message = str(info.value)
@@ -353,7 +353,7 @@ def test_second_ingest_at_once_is_refused(make_bot: BotFactory, tmp_path: Path, 
 @pytest.fixture
 def seeded_bot(seeded_data_dir: Path, embeddings: BundledEmbeddings,
                settings_factory: Callable[..., Settings]) -> Chatbot:
-    return Chatbot(settings_factory(data_dir=seeded_data_dir), embeddings)
+    return build(settings_factory(data_dir=seeded_data_dir), embeddings=embeddings)
 
 
 def test_ask_cites_the_medal_ceremony(seeded_bot: Chatbot) -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import lexicon
-from chatbot.answer import ExtractiveAnswerer
-from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import Question
-from chatbot.rank import FEATURES, Candidate, features
-from chatbot.terms import tokenize
+from chatbot.answering.extractive import ExtractiveAnswerer
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.retrieval.question import Question
+from chatbot.retrieval.rank import FEATURES, Candidate, features
+from chatbot.text import lexicon
+from chatbot.text.terms import tokenize
 from chatbot.types import Chunk, ScoredChunk
 
 
@@ -94,7 +94,7 @@ def test_a_missing_or_broken_dictionary_degrades_to_no_matches_not_a_crash(
         monkeypatch.setattr(lexicon, "_source", lambda source=source: source)
         lexicon.glosses.cache_clear()
         lexicon.renderings.cache_clear()
-        with caplog.at_level("WARNING", logger="chatbot.lexicon"):
+        with caplog.at_level("WARNING", logger="chatbot.text.lexicon"):
             assert not lexicon.meets("轴承", frozenset({"bearing"}), "bearing")
             assert not lexicon.meets("mayor", frozenset(), "洛阳市长")
         assert "lexicon could not be read" in caplog.text and "make setup" in caplog.text

@@ -19,16 +19,16 @@ import openai
 import pytest
 from fake_openai import Fail, FakeOpenAI, Reply, Stall, serve
 
-from chatbot.answer import REFUSAL
-from chatbot.app import Chatbot
-from chatbot.citations import check, to_citation
+from chatbot.answering.citations import check, to_citation
+from chatbot.answering.extractive import REFUSAL
+from chatbot.answering.llm import LLMAnswerer
+from chatbot.answering.prompts import load_prompt
+from chatbot.app import build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ConfigError, LLMError, PromptError
-from chatbot.llm import LLMAnswerer
-from chatbot.prompts import load_prompt
-from chatbot.query import Question
-from chatbot.retrieve import Retrieval
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.retrieval.question import Question
+from chatbot.retrieval.retrieve import Retrieval
 from chatbot.types import Chunk, ScoredChunk
 
 REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -142,7 +142,7 @@ def test_same_sentence_cited_twice_gets_one_number(answerer: LLMAnswerer, fake_o
 def test_unknown_marker_is_dropped_and_logged(answerer: LLMAnswerer, fake_openai: FakeOpenAI,
                                               caplog: pytest.LogCaptureFixture) -> None:
     fake_openai.script(Reply("Paris is the capital of France [1][7]. The Seine flows through Paris [0]."))
-    with caplog.at_level(logging.WARNING, logger="chatbot.llm"):
+    with caplog.at_level(logging.WARNING, logger="chatbot.answering.llm"):
         draft = answerer.answer(Question.parse("What is the capital of France?"), ranked(FRANCE, GERMANY))
     assert draft.text == "Paris is the capital of France [1]. The Seine flows through Paris."
     assert len(draft.evidence) == 1
@@ -223,7 +223,7 @@ def test_document_text_reaches_the_model_only_inside_the_fenced_context(answerer
 def test_the_passage_the_extractive_reading_quotes_opens_the_models_context(
         tmp_path: Path, fake_openai: FakeOpenAI, embeddings: BundledEmbeddings) -> None:
     """The ranker put Germany first; the sentence that answers is in France, so France is [1]."""
-    bot = Chatbot(llm_settings(tmp_path, fake_openai.base_url, answer_mode="llm"), embeddings)
+    bot = build(llm_settings(tmp_path, fake_openai.base_url, answer_mode="llm"), embeddings=embeddings)
     q = Question.parse("What is the capital of France?")
     found = Retrieval(question=q, ranked=ranked(GERMANY, FRANCE), qvec=embeddings.embed_array([q.text])[0], idf={})
     fake_openai.script(Reply("Paris is the capital of France [1]."))

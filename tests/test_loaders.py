@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import LoadError
-from chatbot.loaders import SUPPORTED_SUFFIXES, detect_lang, load_file, normalize
+from chatbot.text.loaders import SUPPORTED_SUFFIXES, detect_lang, load_file, normalize
 
 MB = 1_000_000
 ZH = "洛阳是国家重点建设的老工业基地。近年来，制造业转型升级连续四年受到激励！"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.answering.prompts import load_prompt
 from chatbot.errors import PromptError
-from chatbot.prompts import load_prompt
 
 REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

@@ -9,7 +9,8 @@ from conftest import make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.answer import (
+from chatbot.answering.citations import Evidence, check, markers
+from chatbot.answering.extractive import (
     REFUSAL,
     Draft,
     ExtractiveAnswerer,
@@ -25,11 +26,11 @@ from chatbot.answer import (
     shorten,
 )
 from chatbot.app import Chatbot, build
-from chatbot.chunking import Span
-from chatbot.citations import Evidence, check, markers
-from chatbot.embeddings import BundledEmbeddings
-from chatbot.query import (
-    Question,
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.retrieval.question import Question, relation_terms, stated_relation
+from chatbot.retrieval.rank import FEATURES, Candidate, features
+from chatbot.retrieval.retrieve import CROSS_SLOT, evidence_first, keep_other_language
+from chatbot.retrieval.spans import (
     answer_spans,
     figures_of_other_years,
     measure_match,
@@ -37,14 +38,11 @@ from chatbot.query import (
     office_of_another_body,
     other_variant,
     places,
-    relation_terms,
-    stated_relation,
     states_relation,
     wanted_match,
 )
-from chatbot.rank import FEATURES, Candidate, features
-from chatbot.retrieve import CROSS_SLOT, evidence_first, keep_other_language
-from chatbot.terms import tokenize, tokenize_spans
+from chatbot.text.chunking import Span
+from chatbot.text.terms import tokenize, tokenize_spans
 from chatbot.types import Chunk, ScoredChunk
 
 
@@ -87,7 +85,7 @@ def test_no_slot_when_the_other_language_is_already_shown_or_less_similar() -> N
 
 def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_data_dir: Path) -> None:
     """Only 003 (English) is about Pingdingshan's high-tech zone; lexical features alone never see it."""
-    found = build(make_settings(seeded_data_dir)).retriever().retrieve("平顶山高新区目前有多少家高新技术企业？")
+    found = build(make_settings(seeded_data_dir)).retriever.retrieve("平顶山高新区目前有多少家高新技术企业？")
     files = [sc.chunk.file for sc in found.ranked[:5]]
     assert any(sc.chunk.lang == "en" for sc in found.ranked[:5]), files
 
@@ -106,7 +104,7 @@ def test_an_answer_lists_the_passage_it_quotes_first(seeded_bot: Chatbot) -> Non
     """The ranker's lexical features prefer the Chinese articles; the English one that answers is
     listed first once the answer quotes it."""
     question = "平顶山高新区目前有多少家高新技术企业？"
-    ranker_order = [sc.chunk.id for sc in seeded_bot.retriever().retrieve(question).ranked]
+    ranker_order = [sc.chunk.id for sc in seeded_bot.retriever.retrieve(question).ranked]
     answer = seeded_bot.ask(question)
     assert not answer.refused and answer.citations[0].file.startswith("003_")
     assert answer.retrieved[0].chunk.id == answer.citations[0].chunk_id != ranker_order[0]
@@ -482,7 +480,7 @@ def test_the_next_passages_in_the_other_language_are_read_before_a_refusal(embed
 
 
 def test_the_retriever_hands_over_the_next_passages_in_the_other_language(seeded_bot: Chatbot) -> None:
-    found = seeded_bot.retriever().retrieve("How many industrial internet platforms does Luoyang have?")
+    found = seeded_bot.retriever.retrieve("How many industrial internet platforms does Luoyang have?")
     shown = {sc.chunk.id for sc in found.ranked}
     assert found.further and len(found.further) <= 6
     assert all(sc.chunk.lang == "zh" and sc.chunk.id not in shown for sc in found.further)
@@ -660,7 +658,7 @@ def test_a_sentence_under_a_short_heading_is_covered_through_the_heading(embeddi
 
 
 def test_full_dates_count_and_a_publication_stamp_does_not() -> None:
-    from chatbot.query import full_date
+    from chatbot.retrieval.spans import full_date
     assert full_date("It was released on July 21, 2017.") and full_date("发布于2022年6月11日。")
     assert not full_date("It was released in 2015.") and not full_date("Apr 26, 2022 ... released in 2015")
 
@@ -1055,8 +1053,8 @@ def test_how_often_asks_for_a_frequency() -> None:
 
 
 def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seeded_bot: Chatbot) -> None:
-    from chatbot.retrieve import CARRIED_WEIGHT
-    retriever = seeded_bot.retriever()
+    from chatbot.retrieval.retrieve import CARRIED_WEIGHT
+    retriever = seeded_bot.retriever
     standalone = "What growth rate has it reportedly achieved? Xinqianglian business revenue"
     plain = retriever.retrieve(standalone)
     follow = retriever.retrieve(standalone, asked="What growth rate has it reportedly achieved?")
@@ -1066,7 +1064,7 @@ def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seede
 
 
 def test_a_question_that_asks_two_things_is_split_only_where_both_parts_ask() -> None:
-    from chatbot.query import parts
+    from chatbot.retrieval.question import parts
     two = parts(Question.parse("Which bearing company won the award, and how fast did its revenue grow?"))
     assert [p.text for p in two] == ["Which bearing company won the award", "how fast did its revenue grow?"]
     assert two[1].wants == "number"

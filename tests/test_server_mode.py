@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, ChromaServer
 
-from chatbot import store as store_module
-from chatbot.app import Chatbot
-from chatbot.embeddings import BundledEmbeddings
+from chatbot.app import build
 from chatbot.errors import IndexMissingError, StoreUnavailableError
+from chatbot.index import store as store_module
+from chatbot.index.embeddings import BundledEmbeddings
 
 MEDALS_Q = "Which enterprises received medals at Luoyang's landmark high-end equipment ceremony?"
 MEDALS_FILE = "000_9e53f5965d956f18.txt"
@@ -42,7 +42,7 @@ def shared(chroma_server: ChromaServer, seeds_dir: Path, embeddings: BundledEmbe
     for path in sorted(seeds_dir.glob("*.txt")):
         (corpus / path.name).write_bytes(path.read_bytes())
     collection = new_collection()
-    bot = Chatbot(chroma_server.settings(tmp_path_factory.mktemp("writer") / "data", collection), embeddings)
+    bot = build(chroma_server.settings(tmp_path_factory.mktemp("writer") / "data", collection), embeddings=embeddings)
     report = bot.ingest([corpus], progress=False)
     assert len(report.added) == 5 and report.chunks_added > 5, report.summary()
     return collection, corpus
@@ -53,7 +53,7 @@ def test_ingest_ask_and_reingest_against_the_server(
 ) -> None:
     collection, corpus = shared
     # a reader with an empty data directory: everything comes from the server
-    reader = Chatbot(chroma_server.settings(tmp_path / "reader", collection), embeddings)
+    reader = build(chroma_server.settings(tmp_path / "reader", collection), embeddings=embeddings)
     assert len(reader.documents()) == 5
     answer = reader.ask(MEDALS_Q)
     assert not answer.refused and MEDALS_FILE in cited_files(answer)
@@ -64,7 +64,7 @@ def test_ingest_ask_and_reingest_against_the_server(
     assert store.keywords.ids() == owned == store.all_ids(), "keyword cache not synced from the server"
     assert not list((tmp_path / "reader" / "texts").glob("*.txt")), "server mode keeps texts on the server"
 
-    again = Chatbot(chroma_server.settings(tmp_path / "again", collection), embeddings).ingest([corpus], progress=False)
+    again = build(chroma_server.settings(tmp_path / "again", collection), embeddings=embeddings).ingest([corpus], progress=False)
     assert again.chunks_added == 0 and len(again.unchanged) == 5 and not again.removed
 
 
@@ -77,9 +77,9 @@ def test_a_running_app_sees_another_process_add_and_remove(
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / ZH_FILE).write_bytes((seeds_dir / ZH_FILE).read_bytes())
-    writer = Chatbot(chroma_server.settings(tmp_path / "w", collection), embeddings)
+    writer = build(chroma_server.settings(tmp_path / "w", collection), embeddings=embeddings)
     writer.ingest([folder], progress=False)
-    reader = Chatbot(chroma_server.settings(tmp_path / "r", collection), embeddings)
+    reader = build(chroma_server.settings(tmp_path / "r", collection), embeddings=embeddings)
     assert [e.file for e in reader.documents()] == [ZH_FILE]
     assert MEDALS_FILE not in cited_files(reader.ask(MEDALS_Q))
 
@@ -120,7 +120,7 @@ def test_server_down_gives_a_clear_error_and_recovers(
     server.start()
     try:
         settings = server.settings(tmp_path / "data", "outage")
-        bot = Chatbot(settings, embeddings)
+        bot = build(settings, embeddings=embeddings)
         bot.ingest([seeds_dir / MEDALS_FILE], progress=False)
         assert MEDALS_FILE in cited_files(bot.ask(MEDALS_Q))
 
@@ -129,7 +129,7 @@ def test_server_down_gives_a_clear_error_and_recovers(
             bot.ask(MEDALS_Q)
         assert f"127.0.0.1:{server.port}" in str(down.value) and "chroma run" in str(down.value)
         with pytest.raises(StoreUnavailableError, match="chroma run"):
-            Chatbot(settings, embeddings).documents()  # a new process cannot open it either
+            build(settings, embeddings=embeddings).documents()  # a new process cannot open it either
 
         server.start()  # same path and port: the session goes on
         assert MEDALS_FILE in cited_files(bot.ask(MEDALS_Q))
@@ -139,6 +139,6 @@ def test_server_down_gives_a_clear_error_and_recovers(
 
 def test_empty_server_says_to_ingest(chroma_server: ChromaServer, embeddings: BundledEmbeddings,
                                      tmp_path: Path) -> None:
-    bot = Chatbot(chroma_server.settings(tmp_path / "data", new_collection()), embeddings)
+    bot = build(chroma_server.settings(tmp_path / "data", new_collection()), embeddings=embeddings)
     with pytest.raises(IndexMissingError, match="chatbot ingest"):
         bot.ask(MEDALS_Q)

@@ -22,12 +22,12 @@ import pytest
 import web_server
 from web_server import Server, call_event, client, component_id, event_index, load_index
 
-from chatbot.app import Chatbot
+from chatbot.app import build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ConfigError
-from chatbot.ui import ChatUI
-from chatbot.ui_temp import periodic_sweep, sweep, used_bytes
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.web.temp import periodic_sweep, sweep, used_bytes
+from chatbot.web.ui import ChatUI
 
 AUTH = ("alice", "s3cret-pw")
 FACT = b"Zorblat Works\n\nThe Zorblat reactor in Kaifeng produces 40 megawatts of power since 1987.\n"
@@ -80,7 +80,7 @@ def locked(servers: dict[str, Server]) -> Server:
 @pytest.fixture
 def ui(seeded_data_dir: Path, embeddings: BundledEmbeddings) -> ChatUI:
     settings = Settings(data_dir=seeded_data_dir, _env_file=None)  # type: ignore[call-arg]
-    return ChatUI(Chatbot(settings, embeddings))
+    return ChatUI(build(settings, embeddings=embeddings))
 
 
 def last_reply(ui: ChatUI, question: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -199,7 +199,7 @@ def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[st
 
 def test_a_cache_too_small_for_one_upload_is_refused_at_start(
         seeded_data_dir: Path, embeddings: BundledEmbeddings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatbot.ui import serve
+    from chatbot.web.ui import serve
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(seeded_data_dir.parent / "unused"))  # restored after the test
     settings = Settings(data_dir=seeded_data_dir, max_file_mb=20, upload_cache_mb=10, _env_file=None)  # type: ignore[call-arg]
@@ -207,7 +207,7 @@ def test_a_cache_too_small_for_one_upload_is_refused_at_start(
 
     def run() -> None:  # in a thread: a serve that does not refuse would block here, not hang the suite
         try:
-            serve(Chatbot(settings, embeddings), port=web_server.free_port())
+            serve(build(settings, embeddings=embeddings), port=web_server.free_port())
         except BaseException as exc:  # noqa: BLE001 - handed to the assertion below
             raised.append(exc)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fake_openai import FakeOpenAI, Reply, serve
 
-from chatbot.app import Chatbot
+from chatbot.app import build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
-from chatbot.ui import ChatUI
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.web.ui import ChatUI
 
 QUESTION = "Which enterprises received medals at Luoyang's landmark high-end equipment ceremony?"
 
@@ -28,7 +28,7 @@ def ui(fake: FakeOpenAI, seeded_data_dir: Path, embeddings: BundledEmbeddings) -
     fake.reset()
     settings = Settings(data_dir=seeded_data_dir, answer_mode="llm", openai_base_url=fake.base_url,  # type: ignore[call-arg]
                         llm_model="fake-model", llm_timeout_s=5.0, llm_max_retries=0, _env_file=None)
-    return ChatUI(Chatbot(settings, embeddings))
+    return ChatUI(build(settings, embeddings=embeddings))
 
 
 def test_llm_reply_streams_then_shows_checked_answer_with_mode(ui: ChatUI, fake: FakeOpenAI) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot import ui_render as r
-from chatbot.ui import parse_auth
+from chatbot.web import render as r
+from chatbot.web.ui import parse_auth
 
 DOC = "Title\n\nIntro <script>window.pwned = 1</script> text. Paris is the capital [1] of France & more.\nEnd."
 

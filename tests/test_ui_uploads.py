@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ingest import assert_consistent
 
-from chatbot.app import Chatbot
+from chatbot.app import Chatbot, build
 from chatbot.config import Settings
-from chatbot.embeddings import BundledEmbeddings
 from chatbot.errors import ChatbotError, IngestBusyError
-from chatbot.feedback import read_feedback
-from chatbot.ingest import ingest_lock
-from chatbot.uploads import UploadError, check_upload, checked_destination, replacing, safe_name
+from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.ingest.ingestor import ingest_lock
+from chatbot.ingest.uploads import UploadError, check_upload, checked_destination, replacing, safe_name
+from chatbot.web.feedback import read_feedback, record_feedback
 
 FACT = "Zorblat Works\n\nThe Zorblat reactor in Kaifeng produces 40 megawatts of power since 1987.\n"
 
@@ -108,7 +108,7 @@ def bot(tmp_path: Path, seeded_data_dir: Path, embeddings: BundledEmbeddings,
     """A private copy of the seeded index, so uploads and removals do not touch the shared one."""
     data = tmp_path / "data"
     shutil.copytree(seeded_data_dir, data)
-    return Chatbot(settings_factory(data_dir=data, max_file_mb=1), embeddings)
+    return build(settings_factory(data_dir=data, max_file_mb=1), embeddings=embeddings)
 
 
 def test_upload_is_indexed_answered_and_removed(bot: Chatbot, tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_upload_the_ingest_refuses_puts_the_earlier_version_back(bot: Chatbot, t
     v2.write_text("The Zorblat reactor produces 97 megawatts. " * 10, encoding="utf-8")
     stored, _ = bot.add_upload(v1, "doc.txt")
     monkeypatch.setattr(bot.settings, "max_file_mb", 0.0001)  # the ingest's own size check refuses v2
-    monkeypatch.setattr("chatbot.uploads.check_upload", lambda *a: None)
+    monkeypatch.setattr("chatbot.ingest.uploads.check_upload", lambda *a: None)
     _, report = bot.add_upload(v2, "doc.txt")
     assert report.skipped and "too large" in report.skipped[0][1]
     assert stored.read_text(encoding="utf-8") == v1.read_text(encoding="utf-8")
@@ -178,7 +178,7 @@ def test_feedback_log_lines_from_concurrent_users(bot: Chatbot) -> None:
 
     def rate(i: int) -> None:
         for j in range(20):
-            bot.record_feedback(record, "up" if (i + j) % 2 else "down", f"comment {i}-{j} " + "x" * 2000)
+            record_feedback(bot.feedback_path, record, "up" if (i + j) % 2 else "down", f"comment {i}-{j} " + "x" * 2000)
 
     threads = [threading.Thread(target=rate, args=(i,)) for i in range(4)]
     for t in threads:
@@ -193,4 +193,4 @@ def test_feedback_log_lines_from_concurrent_users(bot: Chatbot) -> None:
     assert row["question"] == "q?" and row["citations"][0]["quote"]
     assert json.loads(bot.feedback_path.read_text(encoding="utf-8").splitlines()[-1])["comment"].startswith("comment")
     with pytest.raises(ChatbotError, match="rating"):
-        bot.record_feedback(record, "meh")
+        record_feedback(bot.feedback_path, record, "meh")
