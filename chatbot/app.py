@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from chatbot.answering.citations import to_citation
-from chatbot.answering.extractive import Draft, ExtractiveAnswerer
+from chatbot.answering.draft import Draft
+from chatbot.answering.extractive import ExtractiveAnswerer
+from chatbot.answering.steps import Steps
 from chatbot.config import TOKEN_ENCODING, Settings
 from chatbot.errors import ChatbotError, IndexMissingError, LLMError, QuestionError
 from chatbot.index.embeddings import BundledEmbeddings
@@ -197,6 +199,7 @@ class Chatbot:
             citations=citations, retrieved=tuple(ranked), mode=mode,
             latency_ms=(time.perf_counter() - inputs["t0"]) * 1000,
             notice=notice or draft.notice, related=related, prompt=prompt,
+            trace={**extractive.trace, "mode": mode} if extractive.trace else {"mode": mode},
         )
 
     def warm_up(self) -> None:
@@ -269,7 +272,7 @@ def build(settings: Settings, *, embeddings: BundledEmbeddings | None = None) ->
                       settings.chunk_tokens, settings.chunk_overlap_tokens)
     retriever = Retriever(store, embeddings, settings.top_k, mode=settings.retrieval,
                           candidates=settings.retrieval_candidates)
-    extractive = ExtractiveAnswerer(embeddings, settings.max_citations)
+    extractive = ExtractiveAnswerer(embeddings, settings.max_citations, Steps(settings.steps_off))
     llm = None
     if settings.answer_mode == "llm":
         from chatbot.answering.llm import LLMAnswerer  # the openai SDK takes seconds: only LLM mode pays

@@ -21,6 +21,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -134,6 +135,9 @@ def _add_ask(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ask", help="answer one question with citations")
     p.add_argument("question", type=_text)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--explain", action="store_true",
+                   help="say why each quote was chosen, why the best others were not, and why a refusal "
+                        "(with --json: the object's `trace`)")
     p.add_argument("-k", type=_int_in(lo, hi, "a number of passages"), default=None,
                    help=f"number of passages to read ({lo} to {hi}; default CHATBOT_TOP_K)")
     p.set_defaults(handler=_ask)
@@ -144,10 +148,33 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
     answer = build(settings).ask(args.question, k=args.k)
     if args.json:
-        print(json.dumps(answer.as_dict(), ensure_ascii=False))
-    else:
-        _print_answer(answer)
+        print(json.dumps(answer.as_dict(trace=args.explain), ensure_ascii=False))
+        return 0
+    _print_answer(answer)
+    if args.explain:
+        _print_trace(answer.trace)
     return 0
+
+
+def _print_trace(trace: dict[str, Any]) -> None:
+    """The answer's trace as a person reads it: what fired on each sentence, and why."""
+    def steps(item: dict[str, Any]) -> str:
+        return "; ".join(f"{s['step']} ({s['stage']}): {s['detail']}" for s in item["steps"]) or "no step fired"
+
+    print("\nWhy:")
+    if trace.get("mode") == "llm":
+        print("  (the language model wrote this answer; below is the extractive reading that ordered its sources)")
+    if trace.get("refusal"):
+        print(f"  Refused: {trace['refusal']}.")
+    for item in trace.get("chosen", []):
+        print(f"  quoted  {item['file']} chars {item['start_char']}-{item['end_char']}, score {item['score']}")
+        print(f"          “{item['quote']}”\n          {steps(item)}")
+    for item in trace.get("passed_over", []):
+        print(f"  not quoted  {item['file']} chars {item['start_char']}-{item['end_char']}, score {item['score']}: "
+              f"{item['verdict']}")
+        print(f"          “{item['quote']}”\n          {steps(item)}")
+    print(f"  {trace.get('sentences_read', 0)} sentences read, {trace.get('sentences_skipped', 0)} skipped as no "
+          "candidate" + (f"; steps switched off: {', '.join(trace['steps_off'])}" if trace.get("steps_off") else ""))
 
 
 def _print_answer(answer: Answer) -> None:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # first, and carried no accepted answer the first two lacked on either pack
     max_citations: int = Field(2, ge=1, le=10)
     answer_mode: Literal["extractive", "llm"] = "extractive"
+    # named steps of the extractive answerer to switch off, comma-separated (for ablation;
+    # `chatbot ask --explain` names the steps that fire)
+    answer_steps_off: str = ""
     # the prompt files shipped with the package (prompts/ in the repository, chatbot.prompts installed)
     prompts_dir: Path = Path(str(resources.files("chatbot.prompts")))
 
@@ -91,6 +94,10 @@ class Settings(BaseSettings):
         return self.data_dir / "cache"
 
     @property
+    def steps_off(self) -> list[str]:
+        return [name.strip() for name in self.answer_steps_off.split(",") if name.strip()]
+
+    @property
     def llm_configured(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
 
@@ -106,6 +113,7 @@ class Settings(BaseSettings):
             "top_k": self.top_k,
             "max_citations": self.max_citations,
             "answer_mode": self.answer_mode,
+            "answer_steps_off": self.steps_off,
             "llm_model": self.llm_model if self.answer_mode == "llm" else None,
             "chroma": f"{self.chroma_host}:{self.chroma_port}" if self.chroma_host else "embedded",
         }

@@ -84,6 +84,8 @@ class Answer:
     notice: str = ""
     related: tuple[Citation, ...] = field(default=())
     prompt: str = ""  # name@hash of the prompt that produced the answer
+    # why the extractive reading quoted what it quoted, or refused (`chatbot ask --explain`)
+    trace: dict[str, object] = field(default_factory=dict)
 
     def retrieved_files(self) -> list[str]:
         seen: list[str] = []
@@ -92,8 +94,9 @@ class Answer:
                 seen.append(sc.chunk.file)
         return seen
 
-    def as_dict(self) -> dict[str, object]:
-        return {
+    def as_dict(self, *, trace: bool = False) -> dict[str, object]:
+        """The `chatbot ask --json` object; `trace`: with why (`--explain`)."""
+        out: dict[str, object] = {
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.as_dict() for c in self.citations],
@@ -104,6 +107,9 @@ class Answer:
             "related": [c.as_dict() for c in self.related],
             "prompt": self.prompt,
         }
+        if trace:
+            out["trace"] = self.trace
+        return out
 
 
 @dataclass(frozen=True)

@@ -270,8 +270,8 @@ def test_processes_opening_a_new_data_dir_together_all_succeed(tmp_path: Path) -
     two processes doing it at once failed ("table collections already exists", about 1 in 10
     here), which made the two-ingests test above flaky."""
     code = ("import sys; from pathlib import Path; from chatbot.config import Settings; "
-            "from chatbot.index.store import _client; "
-            "_client(Settings(data_dir=Path(sys.argv[1]), _env_file=None)).heartbeat()")
+            "from chatbot.index.chroma import open_client; "
+            "open_client(Settings(data_dir=Path(sys.argv[1]), _env_file=None)).heartbeat()")
     failures = []
     for trial in range(3):
         procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"data{trial}")],

@@ -23,7 +23,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from chatbot.answering.citations import MARKER, Evidence, keep_valid_markers, number_context
-from chatbot.answering.extractive import REFUSAL, Draft
+from chatbot.answering.draft import REFUSAL, Draft
 from chatbot.answering.prompts import Prompt, load_prompt
 from chatbot.config import Settings
 from chatbot.errors import ConfigError, LLMError

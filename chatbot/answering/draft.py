@@ -1,0 +1,40 @@
+"""What an answerer proposes: the answer text with its evidence, or a refusal; and how quotes become text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatbot.answering.citations import defuse_markers
+from chatbot.types import Evidence
+
+REFUSAL = {
+    "en": "The documents do not answer this question.",
+    "zh": "文档中没有找到这个问题的答案。",
+}
+BUDGET = {"en": 300, "zh": 150}  # characters of quoted text in one answer
+
+
+@dataclass
+class Draft:
+    """What an answerer proposes; the app turns it into an Answer with checked citations.
+    `trace`: why these quotes and not others, and why a refusal (`chatbot ask --explain`)."""
+
+    text: str
+    evidence: list[Evidence]
+    refused: bool
+    related: list[Evidence] = field(default_factory=list)
+    notice: str = ""
+    trace: dict[str, Any] = field(default_factory=dict)
+
+
+def compose(groups: list[list[Evidence]]) -> Draft:
+    """The answer text: each group's quote once, then a marker for it and for each other file
+    that says the same words ("A [1] [2] B [3]")."""
+    chosen: list[Evidence] = []
+    parts: list[str] = []
+    for g in groups:
+        marks = " ".join(f"[{len(chosen) + i}]" for i in range(1, len(g) + 1))
+        parts.append(f"{defuse_markers(g[0].quote)} {marks}")
+        chosen.extend(g)
+    return Draft(" ".join(parts), chosen, False)
