@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from chatbot.answering.steps import Steps
-from chatbot.answering.words import WORDS, alternation
 from chatbot.retrieval.question import Question
 from chatbot.retrieval.spans import answer_spans
 from chatbot.text.terms import tokenize, with_parts
+from chatbot.text.words import WORDS, alternation
 from chatbot.types import ScoredChunk
 
 _OFFICE = alternation(WORDS["offices"]["en"])

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chatbot.answering.steps import Steps, first_reason, reject, rule
-from chatbot.answering.words import WORDS, alternation
 from chatbot.retrieval.spans import stamp
 from chatbot.text import lexicon
 from chatbot.text.chunking import Span, split_sentences
 from chatbot.text.terms import tokenize, with_parts
+from chatbot.text.words import WORDS, alternation
 from chatbot.types import Evidence, ScoredChunk
 
 _GLUED_END = re.compile(r"(?<=[a-z0-9)\]])[.!?][”’\"]?(?=[A-Z][a-z])")

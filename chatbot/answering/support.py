@@ -8,7 +8,6 @@ import re
 from chatbot.answering.asks import Ctx, asks_list, naming_words
 from chatbot.answering.sentences import Sentence
 from chatbot.answering.steps import first_reason, reject, rule
-from chatbot.answering.words import WORDS, alternation
 from chatbot.retrieval.question import Question, asks_publication, asks_role, relation_terms, stated_relation
 from chatbot.retrieval.spans import (
     answer_spans,
@@ -19,6 +18,7 @@ from chatbot.retrieval.spans import (
     places,
     states_relation,
 )
+from chatbot.text.words import WORDS, alternation
 
 _STARTS = re.compile(rf"{alternation(WORDS['starts']['zh'])}|\b(?:{alternation(WORDS['starts']['en'])})\b", re.I)
 _ENDS = re.compile(rf"{alternation(WORDS['ends']['zh'])}|\b(?:{alternation(WORDS['ends']['en'])})\b", re.I)

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from chatbot.text.loaders import detect_lang
 from chatbot.text.terms import content_terms
+from chatbot.text.words import WORDS, alternation
 
 _NUMBER_Q = re.compile(
     r"\bhow (many|much|large|big|long)\b|\bwhat (percentage|proportion|share|number|amount|scale|score|value)\b"
@@ -29,7 +30,7 @@ _DATE_Q = re.compile(
 
 
 # A bare question ending in a title or a role asks for who holds it (2021赛季中超冠军, 2023年中国男足主教练)
-_ROLE_END = r"(冠军|亚军|季军|得主|导演|主教练|董事长|总裁|创始人|主席|主演)[？?]?\s*$"
+_ROLE_END = rf"({alternation(WORDS['roles']['zh'])})[？?]?\s*$"
 
 
 _WHO_Q = re.compile(
@@ -217,9 +218,7 @@ _WHO_VERB = re.compile(r"^\W*who\s+(?:(?:has|have|had)\s+been\s+|will\s+be\s+|(?
                        r"bought|made|built|sang|took|ran|beat|founded|owns|wins)\b", re.I)
 
 
-_ROLE_WORDS = r"ceo|chief executive|chair(?:man|woman|person)?|president|director|actress|actor|coach|founder" \
-    r"|co-founder|mayor|governor|minister|prime minister|secretary|chancellor|author|writer|producer|owner" \
-    r"|captain|manager|composer|singer|host|screenwriter"
+_ROLE_WORDS = alternation(WORDS["roles"]["en"])
 
 
 _WHO_ROLE = re.compile(
@@ -274,7 +273,7 @@ def stated_relation(q: Question) -> re.Pattern[str] | None:
 # The body whose office a role question asks about ("the CEO of Nintendo", "Apple's CEO"), and
 # the body a sentence ties the office to ("Apple CEO Tim Cook", "president of the NFL Players
 # Association"); a title's own capitals ("Vice President") are no body
-_BODY_ROLES = r"ceo|chief executive|president|chair(?:man|woman|person)?|founder|co-founder|owner|mayor|governor"
+_BODY_ROLES = alternation(WORDS["body_roles"]["en"])
 
 
 BODY = r"[A-Z][\w&.'’-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w&.'’-]*)*"

@@ -1,8 +1,9 @@
-"""The answerer's word lists, per language: data, not code.
+"""The word lists that question and passage readers use, per language: data, not code.
 
 Each entry is a list of regular-expression alternatives (most are plain words), joined by
 `alternation` where a pattern is built; the code around each pattern says what it matches and
-why. A list that looks like another one says why it differs.
+why. Lists of offices and roles look alike but answer different questions; each says how it
+differs from the others.
 """
 
 from __future__ import annotations
@@ -24,6 +25,21 @@ WORDS: dict[str, dict[str, Any]] = {
         "held": "hold", "began": "begin", "begun": "begin", "led": "lead", "took": "take",
         "taken": "take", "became": "become",
     }},
+    # roles whose holder a question asks for: an English "who is the CEO of / the lead actress in"
+    # (chatbot.retrieval.question: a sentence that answers must name the role), and a bare
+    # Chinese question ending in a title or role (2021赛季中超冠军, 2023年中国男足主教练)
+    "roles": {
+        "en": ["ceo", "chief executive", "chair(?:man|woman|person)?", "president", "director", "actress", "actor",
+               "coach", "founder", "co-founder", "mayor", "governor", "minister", "prime minister", "secretary",
+               "chancellor", "author", "writer", "producer", "owner", "captain", "manager", "composer", "singer",
+               "host", "screenwriter"],
+        "zh": ["冠军", "亚军", "季军", "得主", "导演", "主教练", "董事长", "总裁", "创始人", "主席", "主演"],
+    },
+    # the roles that belong to a body ("the CEO of Nintendo", "Apple's CEO"): a deliberate subset
+    # of the roles, without director, actress or author, since "French director Christophe Gans"
+    # would read "French" as the body
+    "body_roles": {"en": ["ceo", "chief executive", "president", "chair(?:man|woman|person)?", "founder", "co-founder",
+                          "owner", "mayor", "governor"]},
     # offices whose holder a question may ask for ("which official", "who is the CEO"), and in a
     # passage the name in apposition with one ("Zhao Zhanwei, secretary and director of ...").
     # Wider than chatbot.retrieval's role words: an office holder is asked "which official", a
