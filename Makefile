@@ -72,6 +72,6 @@ bench: setup
 compare: setup
 	$(BIN)/chatbot eval --compare $(OLD) $(NEW)
 
-## fit the second-stage ranker (writes chatbot/ranker.json) and rewrite the ablation table
+## fit the second-stage ranker (writes chatbot/retrieval/ranker.json) and rewrite the ablation table
 fit-ranker: setup
 	$(BIN)/python evals/fit_ranker.py --fit

@@ -259,7 +259,7 @@ PASS_LOAD: dict[str, float] = {}  # 1-minute load average when each pass started
 def staged_question(bot: Chatbot, retriever: Retriever, text: str, times: dict[str, list[float]]) -> list[str]:
     """One question through the pieces of Chatbot.ask / Retriever.retrieve, each timed.
 
-    Mirrors chatbot/retrieve.py (candidates, order, retrieve) and app.py (_answer_step); the
+    Mirrors chatbot/retrieval/retrieve.py (candidates, order, retrieve) and app.py (_answer_step); the
     caller checks the ranked ids against `Retriever.retrieve` so that drift shows.
     """
     store, mode, n, k = retriever.store(), retriever.mode, retriever.n_candidates, bot.settings.top_k

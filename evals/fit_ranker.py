@@ -1,6 +1,6 @@
 """Fit the second-stage ranker on the eval packs and regenerate the ablation table.
 
-    make fit-ranker      # fit, write chatbot/ranker.json, update the table in evals/README.md
+    make fit-ranker      # fit, write chatbot/retrieval/ranker.json, update the table in evals/README.md
     make ablation        # only measure with the committed weights and update the table
 
 Every pack is indexed into a fresh temporary store. Figures for the fitted ranker are k-fold
@@ -153,7 +153,7 @@ def table(items: list[Item], columns: dict[str, list[list[int]]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fit", action="store_true", help="fit and write chatbot/ranker.json")
+    parser.add_argument("--fit", action="store_true", help="fit and write chatbot/retrieval/ranker.json")
     args = parser.parse_args()
     packs = [p for p in PACKS if (p / "questions.jsonl").exists()]
     embeddings = BundledEmbeddings()

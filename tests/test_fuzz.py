@@ -285,7 +285,7 @@ def test_pdf_and_docx_are_supported() -> None:
 ])
 def test_pdf_that_breaks_pypdf_is_refused(tmp_path: Path, mutations: list[tuple[str, object]]) -> None:
     """Regression: pypdf's own AttributeError and LimitReachedError once escaped pdf_text and
-    aborted the whole ingest (found by the fuzz test below; fixed in chatbot/extract.py)."""
+    aborted the whole ingest (found by the fuzz test below; fixed in chatbot/text/extract.py)."""
     raw = mutate(PDF, mutations)
     assert raw != PDF
     assert load_or_refuse(write(tmp_path, raw, ".pdf")) is None

@@ -34,7 +34,7 @@ FACT = b"Zorblat Works\n\nThe Zorblat reactor in Kaifeng produces 40 megawatts o
 JUNK = ["*", "🙂🎉👍", "\u200b\u200b\u200b", "?!  ..."]
 HUGE = "medals" * 875_000  # 5.25 MB, one unbroken word
 # What a client without a login may reach on the locked server, and nothing more (reasons in
-# chatbot/ui_guard.py OPEN_ROUTES and docs/web-ui.md)
+# chatbot/web/guard.py OPEN_ROUTES and docs/web-ui.md)
 OPEN_WITHOUT_LOGIN = {("GET", "/"), ("HEAD", "/"), ("POST", "/login"), ("POST", "/login/"), ("GET", "/logout"),
                       ("GET", "/assets/{path}"), ("GET", "/static/{path}"), ("GET", "/theme.css"),
                       ("GET", "/favicon.ico"), ("GET", "/gradio_api/startup-events")}

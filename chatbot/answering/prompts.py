@@ -84,8 +84,8 @@ def load_prompt(directory: Path | str, name: str) -> Prompt:
         raw = path.read_bytes()
     except FileNotFoundError as e:
         raise PromptError(
-            f"prompt file {path} is missing. Restore it (git checkout prompts/{name}.md) "
-            "or point CHATBOT_PROMPTS_DIR at a folder that holds it."
+            f"prompt file {path} is missing. Restore it (in a checkout: `git checkout prompts/{name}.md`; "
+            "installed: reinstall the package), or point CHATBOT_PROMPTS_DIR at a folder that holds it."
         ) from e
     except OSError as e:
         raise PromptError(f"cannot read prompt file {path}: {e}. Check its permissions.") from e
