@@ -7,7 +7,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup index run test browser eval eval-rgb lint clean baselines ablation fit-ranker bench compare
+.PHONY: setup index run test browser eval eval-rgb lint clean baselines ablation fit-ranker bench compare train
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,8 @@ compare: setup
 ## fit the second-stage ranker (writes chatbot/retrieval/ranker.json) and rewrite the ablation table
 fit-ranker: setup
 	$(BIN)/python evals/fit_ranker.py --fit
+
+## fit the trained reader on the fit split of every pack (writes chatbot/answering/reader.txt and
+## reader.json; indexes and rows are kept in .train-cache/, reused while a corpus is unchanged)
+train: setup
+	$(BIN)/python evals/train_answerer.py

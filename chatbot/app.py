@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from chatbot.answering.citations import to_citation
 from chatbot.answering.draft import Draft
 from chatbot.answering.extractive import ExtractiveAnswerer
+from chatbot.answering.reader import Reader
 from chatbot.answering.steps import Steps
 from chatbot.config import TOKEN_ENCODING, Settings
 from chatbot.errors import ChatbotError, IndexMissingError, LLMError, QuestionError
@@ -200,6 +201,8 @@ class Chatbot:
             latency_ms=(time.perf_counter() - inputs["t0"]) * 1000,
             notice=notice or draft.notice, related=related, prompt=prompt,
             trace={**extractive.trace, "mode": mode} if extractive.trace else {"mode": mode},
+            # the reader judged the extractive reading; an LLM's answer is judged by its citations
+            confidence=extractive.confidence if mode == "extractive" else None,
         )
 
     def warm_up(self) -> None:
@@ -272,7 +275,8 @@ def build(settings: Settings, *, embeddings: BundledEmbeddings | None = None) ->
                       settings.chunk_tokens, settings.chunk_overlap_tokens)
     retriever = Retriever(store, embeddings, settings.top_k, mode=settings.retrieval,
                           candidates=settings.retrieval_candidates)
-    extractive = ExtractiveAnswerer(embeddings, settings.max_citations, Steps(settings.steps_off))
+    extractive = ExtractiveAnswerer(embeddings, settings.max_citations, Steps(settings.steps_off),
+                                    reader=Reader(), min_confidence=settings.min_confidence)
     llm = None
     if settings.answer_mode == "llm":
         from chatbot.answering.llm import LLMAnswerer  # the openai SDK takes seconds: only LLM mode pays

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # named steps of the extractive answerer to switch off, comma-separated (for ablation;
     # `chatbot ask --explain` names the steps that fire)
     answer_steps_off: str = ""
+    # an extractive answer whose confidence (the trained reader's calibrated probability that it
+    # is right) is below this is refused. 0 by default: the reader reports, the named steps
+    # decide; a default chosen on the fit split is for the issue that tunes it (evals/README.md)
+    min_confidence: float = Field(0.0, ge=0.0, le=1.0)
     # the prompt files shipped with the package (prompts/ in the repository, chatbot.prompts installed)
     prompts_dir: Path = Path(str(resources.files("chatbot.prompts")))
 
@@ -114,6 +118,7 @@ class Settings(BaseSettings):
             "max_citations": self.max_citations,
             "answer_mode": self.answer_mode,
             "answer_steps_off": self.steps_off,
+            "min_confidence": self.min_confidence,
             "llm_model": self.llm_model if self.answer_mode == "llm" else None,
             "chroma": f"{self.chroma_host}:{self.chroma_port}" if self.chroma_host else "embedded",
         }

@@ -86,6 +86,8 @@ class Answer:
     prompt: str = ""  # name@hash of the prompt that produced the answer
     # why the extractive reading quoted what it quoted, or refused (`chatbot ask --explain`)
     trace: dict[str, object] = field(default_factory=dict)
+    # the calibrated probability that the answer is right (None: no reader judged it)
+    confidence: float | None = None
 
     def retrieved_files(self) -> list[str]:
         seen: list[str] = []
@@ -99,6 +101,7 @@ class Answer:
         out: dict[str, object] = {
             "answer": self.answer,
             "refused": self.refused,
+            "confidence": self.confidence,
             "citations": [c.as_dict() for c in self.citations],
             "retrieved": self.retrieved_files(),
             "latency_ms": round(self.latency_ms, 1),

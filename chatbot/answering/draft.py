@@ -26,6 +26,9 @@ class Draft:
     related: list[Evidence] = field(default_factory=list)
     notice: str = ""
     trace: dict[str, Any] = field(default_factory=dict)
+    # the calibrated probability that the answer is right (`chatbot.answering.reader`); None
+    # when no reader judged it (an answerer without one)
+    confidence: float | None = None
 
 
 def compose(groups: list[list[Evidence]]) -> Draft:

@@ -21,6 +21,7 @@ from chatbot.answering import scoring
 from chatbot.answering.asks import Ctx
 from chatbot.answering.draft import BUDGET, REFUSAL, Draft, compose
 from chatbot.answering.quoting import BRINGS_SOMETHING, SAME_WORDS, clauses, one_per_file, overlap, settled, shorten
+from chatbot.answering.reader import Reader
 from chatbot.answering.sentences import Sentence, read
 from chatbot.answering.steps import Steps, first_reason, rule
 from chatbot.answering.support import must_show, shows, supported
@@ -73,14 +74,34 @@ class ExtractiveAnswerer:
     # both packs; 0.6 cut rgb-dev rejection from 0.17 to 0.12)
     close_ratio = 0.8
 
-    def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 2, steps: Steps | None = None) -> None:
+    def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 2, steps: Steps | None = None,
+                 reader: Reader | None = None, min_confidence: float = 0.0) -> None:
         self.embeddings = embeddings
         self.max_citations = max_citations
         self.steps = steps if steps is not None else Steps()
+        self.reader = reader
+        self.min_confidence = min_confidence
 
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
                idf: dict[str, float] | None = None, further: Sequence[ScoredChunk] = ()) -> Draft:
-        """`further`: passages in the other language below the top k, read only before refusing."""
+        """The named steps' answer, with the reader's confidence in it; refused below
+        `min_confidence`. `further`: passages in the other language below the top k, read only
+        before refusing."""
+        draft = self._answer(q, ranked, qvec, idf, further)
+        if self.reader is None:
+            return draft
+        ctx, sents = self.candidates(q, ranked, qvec, idf)
+        draft.confidence = self.reader.confidence(ctx, sents, draft.evidence, draft.refused)
+        draft.trace["confidence"] = draft.confidence
+        if not draft.refused and draft.confidence < self.min_confidence:
+            reason = f"its confidence {draft.confidence:.2f} is below CHATBOT_MIN_CONFIDENCE ({self.min_confidence:g})"
+            related = [ev for i, ev in enumerate(draft.evidence) if i < self.max_citations]
+            return Draft(REFUSAL[q.lang], [], True, related=related, confidence=draft.confidence,
+                         trace={**draft.trace, "refusal": reason})
+        return draft
+
+    def _answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None,
+                idf: dict[str, float] | None, further: Sequence[ScoredChunk]) -> Draft:
         ctx, idf = Ctx(q, self.steps, self, ranked), idf or {}
         skipped: list[Sentence] = []
         sents = read(self.steps, ranked, skipped=skipped)
@@ -232,6 +253,16 @@ class ExtractiveAnswerer:
         return shorten(q, ev, budget, idf, clause_relevance=sims, steps=self.steps)
 
     # -- the parts, one at a time (for tests and tools) ----------------------------------------
+
+    def candidates(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
+                   idf: dict[str, float] | None = None) -> tuple[Ctx, list[Sentence]]:
+        """The candidate sentences of the ranked chunks, scored, as the first reading sees them
+        (what the reader model is trained on)."""
+        ctx = Ctx(q, self.steps, self, ranked)
+        sents = read(self.steps, ranked)
+        if sents:
+            scoring.score(ctx, sents, idf or {}, qvec, self.embeddings, self.cross_lang_chunks)
+        return ctx, sents
 
     def sentences(self, ranked: Sequence[ScoredChunk], first_rank: int = 0) -> list[Sentence]:
         return read(self.steps, ranked, first_rank)

@@ -75,7 +75,10 @@ def answer_pieces(record: dict[str, Any], turn: int) -> list[str]:
 
 def _mode_line(record: dict[str, Any]) -> str:
     mode = MODE_LABELS.get(record.get("mode", ""), record.get("mode", ""))
-    return f'<span class="msg-meta">answered in {html.escape(mode)} · {record.get("latency_ms", 0):.0f} ms</span>'
+    confidence = record.get("confidence")
+    sure = (f' · <span class="confidence" title="the trained reader\'s probability that this answer is right">'
+            f"confidence {float(confidence):.0%}</span>") if isinstance(confidence, (int, float)) else ""
+    return f'<span class="msg-meta">answered in {html.escape(mode)}{sure} · {record.get("latency_ms", 0):.0f} ms</span>'
 
 
 def answer_html(record: dict[str, Any], turn: int, body: str | None = None, done: bool = True) -> str:

@@ -1,0 +1,207 @@
+"""Train the reader: which candidate sentence holds the answer, and how sure to be of it.
+
+    make train            # collect, fit on the *fit* split of every pack, write the model files
+    .venv/bin/python evals/train_answerer.py --collect-only
+
+Every pack (evals/seeds and ../shared/evals/{rgb-dev,squad2-dev,cmrc-dev}) is indexed once into
+`--work` (reused while its corpus is unchanged). Each question is retrieved and read as the app
+reads it; each candidate sentence becomes a row of `chatbot.answering.features` labelled 1 when
+it holds one of the question's accepted answers. Only questions of the *fit* split train; the
+*check* split is scored in aggregate by `chatbot eval`, never read here question by question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chatbot.answering import features  # noqa: E402 - after the path set-up above
+from chatbot.app import build  # noqa: E402
+from chatbot.config import Settings  # noqa: E402
+from chatbot.evaluation.packs import EvalQuestion, histories, load_pack  # noqa: E402
+from chatbot.evaluation.scoring import answer_correct  # noqa: E402
+from chatbot.index.embeddings import BundledEmbeddings  # noqa: E402
+from chatbot.retrieval.question import condense  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "evals"
+PACKS = {"seeds": ROOT / "evals" / "seeds", "rgb-dev": SHARED / "rgb-dev", "squad2-dev": SHARED / "squad2-dev",
+         "cmrc-dev": SHARED / "cmrc-dev"}
+
+
+def split_of(question_id: str) -> str:
+    """fit (about 70%) or check, by a stable hash of the question id."""
+    return "fit" if int(hashlib.sha256(question_id.encode()).hexdigest()[:8], 16) % 10 < 7 else "check"
+
+
+@dataclass
+class Asked:
+    """One question as read: its candidate rows, their labels, and what the hand rules chose."""
+
+    pack: str
+    id: str
+    lang: str
+    answerable: bool
+    split: str
+    x: np.ndarray
+    y: np.ndarray  # 1: the sentence holds an accepted answer
+    gold: np.ndarray  # 1: the sentence is in a gold file
+    hand_correct: bool  # the hand-ruled answerer's answer holds an accepted answer
+    hand_refused: bool
+
+
+def corpus_key(pack: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted((pack / "corpus").iterdir()):
+        h.update(p.name.encode())
+        h.update(str(p.stat().st_size).encode())
+    return h.hexdigest()[:12]
+
+
+def collect(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) -> list[Asked]:
+    data = work / f"{name}-{corpus_key(pack)}"
+    bot = build(Settings(data_dir=data, _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
+    if not (data / "manifest.json").exists():
+        bot.ingest([pack / "corpus"], progress=False)
+    questions = load_pack(pack)
+    history = histories(questions)
+    out = []
+    for q in questions:
+        out.append(read_one(bot, name, q, history[q.id]))
+    return out
+
+
+def read_one(bot, pack: str, q: EvalQuestion, history: list[str]) -> Asked:  # type: ignore[no-untyped-def]
+    found = bot.retriever.retrieve(condense(q.question, history), asked=q.question)
+    ctx, sents = bot.extractive.candidates(found.question, found.ranked, found.qvec, found.idf)
+    hand = bot.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
+    x = features.with_choice(features.rows(ctx, sents), sents, hand.evidence, hand.refused)
+    y = np.array([q.answerable and answer_correct(q, s.quote) for s in sents], dtype=np.float32)
+    gold = np.array([s.evidence.chunk.file in q.gold_files for s in sents], dtype=np.float32)
+    return Asked(pack, q.id, q.lang, q.answerable, split_of(q.id), x, y, gold,
+                 q.answerable and not hand.refused and answer_correct(q, hand.text), hand.refused)
+
+
+PARAMS = dict(objective="binary", learning_rate=0.05, num_leaves=15, min_data_in_leaf=40, feature_fraction=0.8,
+              bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, verbose=-1, seed=1, deterministic=True,
+              force_row_wise=True, num_threads=2)
+ROUNDS = 200
+FOLDS = 5
+
+
+def fold_of(question_id: str) -> int:
+    return int(hashlib.sha256(f"fold:{question_id}".encode()).hexdigest()[:8], 16) % FOLDS
+
+
+def decision_row(a: Asked, probs: np.ndarray) -> int:
+    """The row whose probability is the answer's confidence: the named steps' first quote, or for
+    a refusal the best candidate."""
+    picked = np.where(a.x[:, features.FEATURES.index("hand_pick")] > 0)[0]
+    return int(picked[0]) if len(picked) and not a.hand_refused else int(np.argmax(probs))
+
+
+def fit(asked: list[Asked]) -> tuple[object, dict[str, object], dict[str, dict[str, float]]]:
+    """The reader fitted on the fit split, its isotonic calibration (from cross-validated
+    predictions), and the cross-validated figures."""
+    import lightgbm as lgb
+    from sklearn.isotonic import IsotonicRegression
+
+    train = [a for a in asked if a.split == "fit" and len(a.y)]
+    x = np.vstack([a.x for a in train])
+    y = np.concatenate([a.y for a in train])
+    folds = np.concatenate([[fold_of(a.id)] * len(a.y) for a in train])
+    oof = np.zeros(len(y))
+    for f in range(FOLDS):
+        model = lgb.train(PARAMS, lgb.Dataset(x[folds != f], y[folds != f]), ROUNDS)
+        oof[folds == f] = model.predict(x[folds == f])
+    raw, label, packs = [], [], []
+    start = 0
+    for a in train:
+        probs = oof[start : start + len(a.y)]
+        start += len(a.y)
+        i = decision_row(a, probs)
+        raw.append(probs[i])
+        label.append(float(a.y[i] > 0))  # its sentence holds an accepted answer (never, when unanswerable)
+        packs.append(a.pack)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, label)
+    model = lgb.train(PARAMS, lgb.Dataset(x, y), ROUNDS)
+    meta = {"features": list(features.FEATURES), "params": PARAMS, "rounds": ROUNDS,
+            "calibration": {"x": [round(float(v), 6) for v in iso.X_thresholds_],
+                            "y": [round(float(v), 6) for v in iso.y_thresholds_]},
+            "trained_on": {p: sum(1 for a in train if a.pack == p) for p in PACKS}}
+    cv = figures(np.interp(raw, iso.X_thresholds_, iso.y_thresholds_), np.array(label), np.array(packs))
+    return model, meta, cv
+
+
+def figures(conf: np.ndarray, label: np.ndarray, packs: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per pack: AUROC of the confidence against a right answer, and its calibration error."""
+    from sklearn.metrics import roc_auc_score
+
+    out = {}
+    for p in sorted(set(packs)):
+        c, y = conf[packs == p], label[packs == p]
+        bins = np.minimum((c * 10).astype(int), 9)
+        ece = sum(abs(c[bins == b].mean() - y[bins == b].mean()) * (bins == b).mean() for b in range(10) if (bins == b).any())
+        out[p] = {"n": int(len(c)), "auroc": round(float(roc_auc_score(y, c)), 3) if 0 < y.sum() < len(y) else None,
+                  "ece": round(float(ece), 3)}
+    return out
+
+
+def check_figures(model: object, meta: dict[str, object], asked: list[Asked]) -> dict[str, dict[str, float]]:
+    """The same figures on the check split, in aggregate only (no question is read one by one)."""
+    cal = meta["calibration"]
+    assert isinstance(cal, dict)
+    held = [a for a in asked if a.split == "check" and len(a.y)]
+    conf, label = [], []
+    for a in held:
+        probs = np.interp(model.predict(a.x), cal["x"], cal["y"])  # type: ignore[attr-defined]
+        i = decision_row(a, probs)
+        conf.append(probs[i])
+        label.append(float(a.y[i] > 0))
+    return figures(np.array(conf), np.array(label), np.array([a.pack for a in held]))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, default=ROOT / ".train-cache", help="indexes and collected rows")
+    p.add_argument("--packs", nargs="*", default=list(PACKS))
+    p.add_argument("--reuse", action="store_true", help="fit on rows collected before (same features)")
+    args = p.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    embeddings = BundledEmbeddings(threads=2)
+    asked: list[Asked] = []
+    for name in args.packs:
+        cached = args.work / f"{name}.rows.pkl"
+        t0 = time.perf_counter()
+        if args.reuse and cached.exists():
+            rows = pickle.loads(cached.read_bytes())
+        else:
+            rows = collect(name, PACKS[name], args.work, embeddings)
+            cached.write_bytes(pickle.dumps(rows))
+        asked += rows
+        print(json.dumps({"pack": name, "questions": len(rows), "rows": sum(len(a.y) for a in rows),
+                          "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+    model, meta, cv = fit(asked)
+    from chatbot.answering.reader import META_PATH, MODEL_PATH
+
+    model.save_model(str(MODEL_PATH))  # type: ignore[attr-defined]
+    meta["cross_validated_on_fit"] = cv
+    meta["check"] = check_figures(model, meta, asked)
+    META_PATH.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({"fit (cross-validated)": cv, "check": meta["check"]}, indent=1))
+    print(f"wrote {MODEL_PATH} and {META_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
