@@ -22,9 +22,9 @@ from chatbot.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BEARINGS = "004_e82685cb10df071e.txt"
-FACT = {"id": "fact", "lang": "en", "question": "Which Luoyang company ranked sixth among China's top ten bearing companies?",
+FACT = {"id": "fact", "lang": "en", "question": "Which bearing company from Luoyang is ranked sixth among the top ten in China?",
         "answers": ["Xinqianglian"], "gold_files": [BEARINGS]}
-NONE = {"id": "none", "lang": "en", "question": "What is the capital of Australia?", "answers": [], "gold_files": [],
+NONE = {"id": "none", "lang": "en", "question": "Which city is the capital of Australia?", "answers": [], "gold_files": [],
         "answerable": False}
 
 
@@ -119,7 +119,7 @@ def test_a_question_that_fails_while_running_is_an_error_row_and_the_run_goes_on
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Two failures: a real one (a question over CHATBOT_MAX_QUESTION_CHARS raises QuestionError) and an
     unexpected exception injected into Chatbot.ask for one unanswerable question."""
-    long_q = dict(FACT, id="long", question=f"{FACT['question']} {FACT['question']}")  # 151 characters
+    long_q = dict(FACT, id="long", question=f"{FACT['question']} {FACT['question']}")  # over 150 characters
     boom = dict(NONE, id="boom", question="What is the boom of Australia?")
     pack = make_pack(tmp_path / "pack", [FACT, long_q, boom, NONE])
     real_ask = Chatbot.ask
@@ -142,7 +142,8 @@ def test_a_question_that_fails_while_running_is_an_error_row_and_the_run_goes_on
     assert [r["id"] for r in rows] == ["fact", "long", "boom", "none"]
     by_id = {r["id"]: r for r in rows}
     assert by_id["fact"]["correct"] and by_id["none"]["refused"] and "error" not in by_id["fact"]
-    assert by_id["long"]["error"].startswith("QuestionError: The question is 151 characters long; the limit is 150")
+    assert by_id["long"]["error"].startswith(
+        f"QuestionError: The question is {len(long_q['question'])} characters long; the limit is 150")
     assert by_id["boom"]["error"] == "RuntimeError: the answerer broke"
     for r in (by_id["long"], by_id["boom"]):
         assert r["passed"] is False and r["correct"] is False and r["refused"] is False

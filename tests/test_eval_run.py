@@ -25,18 +25,18 @@ FILES = {"bearings": "004_e82685cb10df071e.txt", "pingdingshan": "003_66e51e5d6c
          "luoyang_zh": "001_012aab4d7e564c44.txt"}
 QUESTIONS: list[dict[str, Any]] = [
     {"id": "fact", "lang": "en", "category": "fact", "answers": ["Xinqianglian"], "gold_files": [FILES["bearings"]],
-     "question": "Which Luoyang company ranked sixth among China's top ten bearing companies?"},
+     "question": "Which bearing company from Luoyang is ranked sixth among the top ten in China?"},
     {"id": "number", "lang": "en", "category": "number", "answers": ["53"], "gold_files": [FILES["pingdingshan"]],
-     "question": "How many high-tech enterprises are there in Pingdingshan High-tech Zone?"},
+     "question": "How many high-tech companies does the Pingdingshan High-tech Zone have?"},
     {"id": "conv-1", "lang": "en", "category": "fact", "answers": ["Xinqianglian"], "gold_files": [FILES["bearings"]],
      "conversation": "c", "turn": 1,
-     "question": "Which Luoyang bearing company raised its business revenue by more than 50% year-on-year?"},
+     "question": "Which bearing maker in Luoyang grew its business revenue by over 50% on the year?"},
     {"id": "conv-2", "lang": "en", "category": "number", "answers": ["300%"], "gold_files": [FILES["bearings"]],
-     "conversation": "c", "turn": 2, "question": "What growth rate has it reportedly achieved?"},
+     "conversation": "c", "turn": 2, "question": "What growth rate did it reportedly reach?"},
     {"id": "zh", "lang": "zh", "category": "number", "answers": ["104"], "gold_files": [FILES["luoyang_zh"]],
-     "question": "洛阳已建成多少家省级以上智能工厂?"},
+     "question": "洛阳目前建成的省级以上智能工厂有多少家？"},
     {"id": "none", "lang": "en", "category": "unanswerable", "answers": [], "gold_files": [], "answerable": False,
-     "question": "What is the capital of Australia?"},
+     "question": "Which city is the capital of Australia?"},
 ]
 
 
@@ -147,7 +147,7 @@ def test_llm_mode_with_judge_records_prompts_and_reports_judged_metrics_apart(
     fake_judge.script(
         Reply("Xinqianglian ranked sixth [1]."), Reply("It has 53 high-tech enterprises [1]."),
         Reply("Luoyang Xinqianglian grew by more than 50% [1]."),
-        Reply("What growth rate has Luoyang Xinqianglian reportedly achieved?"),  # condense
+        Reply("What growth rate did Luoyang Xinqianglian reportedly reach?"),  # condense
         Reply("The growth rate was more than 300% [1]."), Reply("洛阳已建成省级以上智能工厂104家[1]。"),
         Reply("NOT_IN_DOCUMENTS"),
     )

@@ -372,7 +372,7 @@ def test_ask_names_the_medal_winners(seeded_bot: Chatbot) -> None:
 
 
 def test_ask_outside_the_documents_is_refused(seeded_bot: Chatbot) -> None:
-    answer = seeded_bot.ask("What is the capital of Australia?")
+    answer = seeded_bot.ask("Which city is the capital of Australia?")
     assert answer.refused
     assert answer.citations == ()
     assert answer.answer and not markers(answer.answer)

@@ -1,0 +1,218 @@
+"""How the extractive answerer quotes: where a sentence ends, how a long one is cut down to the
+clauses that carry the answer, what may stand beside the first quote, and that every marker of
+an answer opens a verbatim quote.
+
+A sentence is cut only when it is longer than the answer's budget (300 characters in English, 150
+in Chinese), so the cutting tests write long sentences on purpose.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from passages import ask, cited
+
+from chatbot.answering.citations import check, markers
+from chatbot.app import Chatbot, build
+from chatbot.index.embeddings import BundledEmbeddings
+
+BAKERIES = ("Goldcrust, Oven Hill, Crumb Works, Seaside Mills, Rye House, Millstone, Harbour Bakes, "
+            "the Old Oven Company, Sunrise Breads and the Kingston Flour Company")
+# an office holder, then a long list of winners: longer than the budget
+AWARDED = ("Lee Hart, secretary and director of the party group of the Kingston Bureau of Trade and Commerce, "
+           f"awarded golden loaf medals for 10 prize-winning bakeries such as {BAKERIES}.")
+
+
+# -- where a sentence ends --------------------------------------------------------------------------
+
+def test_a_sentence_end_that_lost_its_space_still_ends_the_sentence(embeddings: BundledEmbeddings) -> None:
+    """Text pasted from web pages glues sentences ("by 2022.We will"); abbreviations ("U.S.",
+    "No.1") and decimals are no sentence ends."""
+    text = ("The clusters will reach 330 billion yuan by 2022.We will improve the mechanisms (association).Then "
+            "the scale grows to 5.5 billion yuan.”The plan” names the U.S. and No.1 companies.")
+    draft = ask(embeddings, "What scale will the clusters reach by 2022?", text)
+    assert draft.evidence[0].quote == "The clusters will reach 330 billion yuan by 2022.", draft.text
+    named = ask(embeddings, "Which companies does the plan name?", text)
+    assert named.evidence[0].quote == "The plan” names the U.S. and No.1 companies.", named.text
+
+
+# -- cutting a long sentence ------------------------------------------------------------------------
+
+def test_a_cut_keeps_the_clause_with_the_figure_of_the_asked_kind(embeddings: BundledEmbeddings) -> None:
+    """What made a sentence answer a GDP question is its sum of money: the cut must show it, not a
+    clause with some other figure that shares more of the question's words."""
+    text = ("Reporters learned from the Kingston bureau that Kingston introduced 17 tasks in its 2022 plan, "
+            "covering farm machinery, bearings, robots, new materials, new energy, shipping, logistics and trade, "
+            "and several more fields that the city's planners have named in their yearly report, "
+            "and the city aims in September to promote its industrial cluster scale to 330 billion yuan.")
+    assert len(text) > 300
+    draft = ask(embeddings, "What was Kingston's GDP in 2022?", text)
+    assert "330 billion yuan" in draft.evidence[0].quote, draft.text
+
+
+def test_for_an_office_holder_the_cut_keeps_the_name_beside_the_office_not_the_list_after_it(
+        embeddings: BundledEmbeddings) -> None:
+    assert len(AWARDED) > 300
+    official = ask(embeddings, "Which official handed out the golden loaf medals to the winning bakeries?", AWARDED)
+    assert official.evidence[0].quote.startswith("Lee Hart, secretary"), official.text
+    # a question about no office keeps the list of names
+    winners = ask(embeddings, "Who won golden loaf medals?", AWARDED)
+    assert "Lee Hart" not in winners.text and "Sunrise Breads" in winners.text, winners.text
+
+
+def test_a_long_list_is_cut_to_keep_its_items_with_the_words_that_introduce_them(
+        embeddings: BundledEmbeddings) -> None:
+    """For "which companies", the whole list with the words that introduce it, not the office
+    holder before it; with room for part of the list only, the question's words come before
+    more names."""
+    question = "Which companies won the golden loaf medals?"
+    listed = ("Ada Moss, who directs the trade bureau of the city and has led it for many years, awarded golden "
+              "loaf medals for 10 prize-winning companies such as Goldcrust Bakery Group, Oven Hill Breads, Crumb "
+              "Works Company, Seaside Mills, Rye House Bakers, Millstone Foods, Harbour Bakes, the Old Oven Company, "
+              "Sunrise Breads and the Kingston Flour Company.")
+    assert len(listed) > 300
+    whole = ask(embeddings, question, listed).evidence[0]
+    assert whole.quote.startswith("awarded golden loaf medals") and whole.quote.endswith("Kingston Flour Company."), whole
+    assert listed[whole.start_char : whole.end_char] == whole.quote
+    longer = listed.replace("such as", "such as Bay Loaves, Northwind Rolls, Crumbly Bakers, Bread Street, Dough Company,")
+    assert len(longer) - longer.index("awarded") > 300
+    part = ask(embeddings, question, longer).evidence[0]
+    assert part.quote.startswith("awarded golden loaf medals"), part.quote
+
+
+def test_a_quoted_slogan_is_never_cut_at_its_own_commas(embeddings: BundledEmbeddings) -> None:
+    text = ("The city will improve its work layout, streamline approvals for new plants and new berths, widen the "
+            "roads to the harbour, train more dock workers, and strive to achieve the goal of “four strong, two "
+            "excellent, three competitive”, officials said on Monday at a long press conference in the harbour hall.")
+    assert len(text) > 300
+    draft = ask(embeddings, "What goal will the city strive to achieve?", text)
+    assert "“four strong, two excellent, three competitive”" in draft.text, draft.text
+
+
+def test_a_quotation_mark_that_never_closes_protects_nothing(embeddings: BundledEmbeddings) -> None:
+    """A stray opening mark does not make the rest of the sentence one clause: the cut still finds
+    the clause that answers, far from the sentence's start."""
+    text = ("Officials will improve the work “layout, streamline approvals for new plants and new berths, widen the "
+            "roads to the harbour, train more dock workers, open two schools, rebuild the fish market, plant trees "
+            "along the river, repair the old lighthouse and the sea wall, pave the market square, and the city will "
+            "strive to achieve the goal of full employment, officials said on Monday at a long press conference.")
+    assert text.index("full employment") > 300
+    draft = ask(embeddings, "What goal will the city strive to achieve?", text)
+    assert "goal of full employment" in draft.text, draft.text
+
+
+def test_an_and_inside_a_name_is_not_a_cut_point(embeddings: BundledEmbeddings) -> None:
+    """"Bureau of Trade and Commerce" is one name: the cut keeps it whole."""
+    text = ("Kingston Bureau of Trade and Commerce held the golden loaf ceremony on June 16 in the old harbour hall, "
+            "and awarded the medals, and Goldcrust and Oven Hill took part, together with many guests from the "
+            "bakers' guild, the flour mills, the harbour board, the schools and the press, who stayed until late.")
+    assert len(text) > 300
+    draft = ask(embeddings, "When was the golden loaf ceremony held?", text)
+    assert draft.evidence[0].quote.startswith("Kingston Bureau of Trade and Commerce held"), draft.text
+
+
+def test_a_long_passage_in_the_other_language_is_cut_by_how_similar_each_clause_is(
+        embeddings: BundledEmbeddings) -> None:
+    """A Chinese question's words cannot meet an English passage's clauses: the embedding judges
+    them, so the clause about smart factories is kept, not another with a figure."""
+    text = ("The city held 3 press conferences on Tuesday, officials counted 40,000 visitors at the spring fair, "
+            "the harbour handled 2 million containers in May, the mayor of Suzhou said 96 smart factories had been "
+            "built, more than planned, while 5 new parks opened along the river and 12 schools were rebuilt, "
+            "officials said.")
+    assert len(text) > 300
+    draft = ask(embeddings, "苏州建了多少家智能工厂？", text)
+    assert "96 smart factories" in draft.text and len(draft.evidence[0].quote) <= 300, draft.text
+
+
+# -- what may stand beside the first quote ----------------------------------------------------------
+
+def test_the_same_words_in_two_files_are_quoted_once_and_cited_twice(embeddings: BundledEmbeddings) -> None:
+    same = "The 2020 Harbour Cup final was won by Clara Holt in straight sets."
+    draft = ask(embeddings, "Who won the 2020 Harbour Cup final?", same, "Report. " + same)
+    assert draft.text == f"{same} [1] [2]"
+    assert cited(draft) == ["a", "b"]
+    assert all(ev.quote == same for ev in draft.evidence)  # each marker opens its own file's words
+
+
+def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
+    """A sentence on the topic from another file, with no figure, is not added to a how-many answer."""
+    draft = ask(embeddings, "How many robots did Acme Robotics sell in 2021?", "In 2021 Acme Robotics sold 4,200 robots.",
+                "In 2021 Acme Robotics sold robots to buyers in many countries.")
+    assert cited(draft) == ["a"], draft.text
+
+
+def test_a_sentence_passed_over_for_the_first_quote_is_no_further_quote(embeddings: BundledEmbeddings) -> None:
+    """Sentences that scored above the first quote were passed over for it (here: they say who
+    will choose, not who directed): they do not come back beside it."""
+    draft = ask(embeddings, "Who directed the harbour film The Lighthouse Keeper?",
+                "The director of the harbour film The Lighthouse Keeper will be named by Orchard Pictures.",
+                "The director of the harbour film The Lighthouse Keeper will be chosen by Ines Varga.",
+                "Mara Holt directed the film The Lighthouse Keeper.")
+    assert cited(draft) == ["c"], draft.text
+
+
+def test_the_office_of_another_body_is_not_quoted_beside_the_asked_one(embeddings: BundledEmbeddings) -> None:
+    """"Orchard Bank CEO Ray Dunn" does not say who Northwind's CEO is."""
+    draft = ask(embeddings, "Who is the CEO of Northwind in 2021?", "In 2021 Northwind's CEO Ada Moss traveled to Lisbon.",
+                "Orchard Bank CEO Ray Dunn received $12 million in compensation in 2021.")
+    assert cited(draft) == ["a"], draft.text
+
+
+def test_a_further_quote_for_who_must_say_the_verb_or_office_asked(embeddings: BundledEmbeddings) -> None:
+    draft = ask(embeddings, "Who is the CEO of Northwind in 2021?",
+                "In 2021 the company Northwind hid prices in its app for Ada Moss.",
+                "In 2021 Northwind CEO Ada Moss spoke at the harbour fair.")
+    assert cited(draft) == ["b"], draft.text  # a names no CEO
+
+
+@pytest.mark.parametrize(("question", "first", "left_out", "vouches"), [
+    # a rival answer
+    ("Which team won the most medals at the 2019 Harbour Regatta?",
+     "Northwind Rowers won the most medals at the 2019 Harbour Regatta, 14 in all.",
+     "The Kingston crew won the most sculling medals at the 2019 Harbour Regatta.",
+     "Northwind Rowers topped the medal table of the 2019 Harbour Regatta."),
+    # the same date, less fully
+    ("When was Skyhopper Legends released in Europe?",
+     "Skyhopper Legends was released in Europe by Lumen on March 9, 2022.",
+     "In 2022 when Skyhopper Legends was released in Europe, I was living in a small flat.",
+     "Lumen's Skyhopper Legends: Europe, March 9, 2022; Japan, April 2, 2022."),
+], ids=["rival", "vaguer-date"])
+def test_a_first_answer_another_file_vouches_for_needs_no_rival_or_vaguer_quote_beside_it(
+        embeddings: BundledEmbeddings, question: str, first: str, left_out: str, vouches: str) -> None:
+    alone = ask(embeddings, question, first, left_out)
+    assert cited(alone) == ["a", "b"], alone.text  # no second source: both stand
+    vouched = ask(embeddings, question, first, left_out, vouches)
+    assert cited(vouched)[:1] == ["a"] and "b" not in cited(vouched), vouched.text
+
+
+# -- citations hold for any question ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def seeded_bot(seeded_data_dir: Path) -> Chatbot:
+    return build(make_settings(seeded_data_dir))
+
+
+_SEED_WORDS = ["Luoyang", "bearing", "industry", "medals", "Pingdingshan", "cluster", "2022", "billion",
+               "enterprises", "mayor", "洛阳", "轴承", "产业集群", "企业", "智能工厂", "多少", "哪些", "谁",
+               "revenue", "year-on-year", "104", "[1]", "[99]", "?", "what", "when", "who", "how many"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(_SEED_WORDS) | st.text(min_size=1, max_size=12), min_size=1, max_size=10),
+       lang_sep=st.sampled_from([" ", ""]))
+def test_every_marker_maps_to_a_verbatim_quote_for_any_question(seeded_bot: Chatbot, words: list[str],
+                                                                lang_sep: str) -> None:
+    question = lang_sep.join(words).strip()
+    if not question:
+        return
+    answer = seeded_bot.ask(question)
+    assert check(answer.answer, answer.citations, seeded_bot.document_text) == []
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert set(markers(answer.answer)) == set(numbers)  # every citation is used, every marker cited
+    assert answer.refused == (not answer.citations)
+    assert len(answer.citations) <= 3
