@@ -171,6 +171,39 @@ def check_figures(model: object, meta: dict[str, object], asked: list[Asked]) ->
     return figures(np.array(conf), np.array(label), np.array([a.pack for a in held]))
 
 
+def policies(model: object, meta: dict[str, object], asked: list[Asked], split: str) -> dict[str, dict[str, str]]:
+    """What-ifs, in aggregate per pack: the named steps alone; the reader choosing (refusing below a
+    threshold t); the named steps answering and the reader only where they refused. For the
+    issue that lets the reader decide; nothing here changes the shipped answerer."""
+    cal = meta["calibration"]
+    assert isinstance(cal, dict)
+    out: dict[str, dict[str, str]] = {}
+    for name, t in (("named steps", 0.0), ("reader, t=0.1", 0.1), ("steps, then reader, t=0.1", 0.1),
+                    ("steps, then reader, t=0.3", 0.3)):
+        row = {}
+        for pack in sorted({a.pack for a in asked}):
+            qs = [a for a in asked if a.pack == pack and a.split == split]
+            decided = []
+            for a in qs:
+                if name == "named steps" or (name.startswith("steps") and not a.hand_refused):
+                    decided.append((not a.hand_refused, a.hand_correct))
+                    continue
+                if not len(a.y):
+                    decided.append((False, False))
+                    continue
+                probs = np.interp(model.predict(a.x), cal["x"], cal["y"])  # type: ignore[attr-defined]
+                i = int(np.argmax(probs))
+                decided.append((bool(probs[i] >= t), bool(a.y[i] > 0)))
+            ans = [d for d, a in zip(decided, qs) if a.answerable]
+            una = [d for d, a in zip(decided, qs) if not a.answerable]
+            acc = sum(d[0] and d[1] for d in ans) / max(len(ans), 1)
+            fr = sum(not d[0] for d in ans) / max(len(ans), 1)
+            rr = sum(not d[0] for d in una) / len(una) if una else float("nan")
+            row[pack] = f"accuracy {acc:.3f}, false refusals {fr:.3f}, refusal of unanswerable {rr:.3f}"
+        out[name] = row
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, default=ROOT / ".train-cache", help="indexes and collected rows")
@@ -198,7 +231,8 @@ def main() -> int:
     meta["cross_validated_on_fit"] = cv
     meta["check"] = check_figures(model, meta, asked)
     META_PATH.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({"fit (cross-validated)": cv, "check": meta["check"]}, indent=1))
+    print(json.dumps({"fit (cross-validated)": cv, "check": meta["check"],
+                      "what if, on check (aggregates)": policies(model, meta, asked, "check")}, indent=1))
     print(f"wrote {MODEL_PATH} and {META_PATH}")
     return 0
 
