@@ -47,6 +47,16 @@ def test_concise_limits_by_language() -> None:
     assert not is_concise(q(lang="zh"), "字" * 151)
 
 
+def test_a_question_that_asks_for_a_list_may_take_twice_the_room() -> None:
+    plural = q(question="Which ports did the ferry stop at?")
+    assert is_concise(plural, "x" * 600 + " [1]") and not is_concise(plural, "x" * 601)
+    chinese = q(lang="zh", question="这座城市有哪些工厂？")
+    assert is_concise(chinese, "字" * 300) and not is_concise(chinese, "字" * 301)
+    labelled = q(question="Name them.", category="list")  # the pack's own label counts too
+    assert is_concise(labelled, "x" * 600)
+    assert not is_concise(q(question="Which port did the ferry leave from?"), "x" * 301)  # one thing asked
+
+
 def test_aggregate_by_hand() -> None:
     rows = [
         row(1, True, latency=10),

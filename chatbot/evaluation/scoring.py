@@ -13,13 +13,16 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from chatbot.answering.asks import asks_list
 from chatbot.answering.citations import MARKER
 from chatbot.evaluation.calibration import calibration_metrics, curves
 from chatbot.evaluation.packs import EvalQuestion
 from chatbot.evaluation.split import SPLITS, split_of
+from chatbot.retrieval.question import Question
 from chatbot.types import Answer
 
 CONCISE_CHARS = {"en": 300, "zh": 150}
+LIST_FACTOR = 2  # a question that asks for a list may take twice the room: a complete list is the answer
 
 
 HIGHER_IS_BETTER = (
@@ -41,8 +44,19 @@ def answer_correct(q: EvalQuestion, answer_text: str) -> bool:
     return any(_squash(a, q.lang) in got for a in q.answers if a.strip())
 
 
+def asks_for_list(q: EvalQuestion) -> bool:
+    """The pack says so (`category: list`), or the answerer's own reading of the question does
+    ("Which companies ...?", "...哪些..."; `chatbot.answering.asks.asks_list`)."""
+    return q.category == "list" or asks_list(Question.parse(q.question))
+
+
+def concise_limit(q: EvalQuestion) -> int:
+    """Characters a concise answer may take: 300 in English, 150 in Chinese; twice that for a list."""
+    return CONCISE_CHARS.get(q.lang, 300) * (LIST_FACTOR if asks_for_list(q) else 1)
+
+
 def is_concise(q: EvalQuestion, answer_text: str) -> bool:
-    return len(MARKER.sub("", answer_text).strip()) <= CONCISE_CHARS.get(q.lang, 300)
+    return len(MARKER.sub("", answer_text).strip()) <= concise_limit(q)
 
 
 def row_split(row: dict[str, Any]) -> str | None:
