@@ -86,6 +86,7 @@ def test_rows_and_metrics_record_what_produced_them(first_run: tuple[list[dict[s
     assert meta["retrieval"] == "ranked" and meta["top_k"] == 6 and meta["chunk_tokens"] == 200
     assert meta["commit"] == "unknown" or len(meta["commit"]) == 40
     assert meta["prompts"] == {}  # extractive mode uses no prompt
+    assert meta["split"].startswith("sha256 of the question id")
     for r in rows:
         assert r["run"]["commit"] == meta["commit"] and r["run"]["dirty"] == meta["dirty"]
         assert r["run"]["retrieval"] == "ranked" and r["run"]["prompt"] is None
@@ -112,7 +113,7 @@ def test_extractive_eval_is_deterministic_and_the_gate_passes_on_a_rerun(
     code = main(["eval", "--pack", str(pack), "--out", str(out), "--baseline", str(tmp_path / "baseline.json")])
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert "no regression" in printed
+    assert "no regression" in printed and f"{pack.name} check: n=3, " in printed
     again = [json.loads(x) for x in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert without_timing(again) == without_timing(rows)
     m2 = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
