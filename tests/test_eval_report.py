@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chatbot.evaluation.plots import bin_counts
+from chatbot.evaluation.plots import bin_counts, xy_plot
 from chatbot.evaluation.report import render_html, render_markdown
 from chatbot.evaluation.scoring import compute_metrics, passed
 
@@ -127,3 +127,12 @@ def test_confidence_section_with_its_figures_and_plots() -> None:
     assert "| 0.9–1 | 1, 0.900, 1.000 | 0 |" in confidence  # the fit split's one answer at 0.9 was right
     assert "| check | 0.000 | 0.500 | 0.667 | 0.667 | 0.667, 0.500 |" in confidence
     assert "| fit-ok | pass | fact | en | 1 | 0.900 |" in text
+
+
+def test_xy_plot_escapes_and_drops_the_dots_of_a_long_line() -> None:
+    short = xy_plot("t", [("a<b", [(0.0, 0.0, "x<y"), (1.0, 1.0, "z")])], "x", "y", diagonal=True,
+                    marks=[("run", 0.5, 0.25)])
+    assert short.count("<circle") == 2 and "a&lt;b: x&lt;y" in short and "stroke-dasharray" in short
+    assert "run: coverage 0.500, risk 0.250" in short
+    long = xy_plot("t", [("a", [(i / 200, i / 200, "") for i in range(201)])], "x", "y")
+    assert "<circle" not in long and long.count("<polyline") == 1

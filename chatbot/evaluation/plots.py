@@ -112,6 +112,7 @@ def confusion_matrix(title: str, conf: Counter[tuple[str, bool]], width: int = 3
 
 
 Point = tuple[float, float, str]  # x and y in [0, 1], and the tooltip
+MAX_DOTS = 80
 
 
 def xy_plot(title: str, series: list[tuple[str, list[Point]]], xlabel: str, ylabel: str, *,
@@ -146,8 +147,9 @@ def xy_plot(title: str, series: list[tuple[str, list[Point]]], xlabel: str, ylab
         if len(coords) > 1:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="'
                          + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords) + '"/>')
-        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{esc(name)}: {esc(tip)}</title></circle>'
-                  for x, y, tip in coords]
+        if len(coords) <= MAX_DOTS:  # past that, dots hide the line (and weigh a lot): the line alone
+            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{esc(name)}: {esc(tip)}</title>'
+                      '</circle>' for x, y, tip in coords]
         parts.append(f'<rect x="{left + si * 90}" y="{height - 16}" width="10" height="10" fill="{color}"/>'
                      f'<text x="{left + si * 90 + 14}" y="{height - 7}" font-size="11">{esc(name)}</text>')
     for si, (name, mx, my) in enumerate(marks or []):
