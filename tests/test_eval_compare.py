@@ -89,3 +89,16 @@ def test_cli_compare_refuses_new_run_options(runs: tuple[Path, Path], capsys: py
     assert main(["eval", "--compare", str(runs[0]), str(runs[1]), "--judge"]) == 2
     assert "--compare reads two finished runs" in capsys.readouterr().err
     assert not (runs[1] / "compare.md").exists()
+
+
+def test_check_questions_that_flipped_are_counted_not_shown(tmp_path: Path) -> None:
+    old = write_run(tmp_path / "old", [make_row("f1"), make_row("c1", split="check"),
+                                       make_row("c2", split="check", correct=False)])
+    new = write_run(tmp_path / "new", [make_row("f1", correct=False), make_row("c1", split="check", correct=False),
+                                       make_row("c2", split="check", answer="Secret answer [1]")])
+    text = render_compare(old, new)
+    assert "**1 fixed, 2 broken" in text  # the summary counts every question
+    broken = text.split("## pass->fail (2)", 1)[1].split("## fail->pass", 1)[0]
+    assert "1 of them in the check split, not listed." in broken and "| f1 |" in broken and "c1" not in broken
+    fixed = text.split("## fail->pass (1)", 1)[1]
+    assert "none in the fit split" in fixed and "c2" not in fixed and "Secret answer" not in text

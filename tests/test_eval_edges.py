@@ -157,13 +157,15 @@ def test_a_question_that_fails_while_running_is_an_error_row_and_the_run_goes_on
     assert overall["pass_rate"] == 0.5
 
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "| long | ERROR |" in md and "| boom | ERROR |" in md and "| fact | pass |" in md
-    errors = md.split("## Errors", 1)[1]
+    assert "| boom | ERROR |" in md and "| fact | pass |" in md
+    assert "| long |" not in md and "1 check question is not listed" in md  # "long" is a check question
+    errors = md.split("## Errors", 1)[1]  # ... yet its error is listed: what broke, not what it answered
     assert "**boom**: RuntimeError: the answerer broke" in errors and "**long**: QuestionError" in errors
     assert "got an error: RuntimeError: the answerer broke" in md.split("## Failures", 1)[1]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<tr class="fail error" id="q-boom">' in page and "error: RuntimeError: the answerer broke" in page
-    assert "Questions (4, 2 failing, 2 of them with an error)" in page
+    assert "Questions (3, 1 failing, 1 of them with an error)" in page
+    assert "Check questions that failed to run: long (QuestionError: The question is 151" in page
 
 
 # -- item 12 and the exit codes: what cannot run is refused before the run, with exit 2 --------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import ChatbotError
-from chatbot.evaluation.gate import gate
+from chatbot.evaluation.gate import baseline_problems, gate, one_question
 from chatbot.evaluation.packs import EvalQuestion, histories, load_pack
 from chatbot.evaluation.provenance import git_state
 from chatbot.evaluation.scoring import aggregate, answer_correct, compute_metrics, gold_rank, is_concise
@@ -45,6 +45,16 @@ def test_concise_limits_by_language() -> None:
     assert is_concise(q(), "x" * 300 + " [1]")
     assert not is_concise(q(), "x" * 301)
     assert not is_concise(q(lang="zh"), "字" * 151)
+
+
+def test_a_question_that_asks_for_a_list_may_take_twice_the_room() -> None:
+    plural = q(question="Which ports did the ferry stop at?")
+    assert is_concise(plural, "x" * 600 + " [1]") and not is_concise(plural, "x" * 601)
+    chinese = q(lang="zh", question="这座城市有哪些工厂？")
+    assert is_concise(chinese, "字" * 300) and not is_concise(chinese, "字" * 301)
+    labelled = q(question="Name them.", category="list")  # the pack's own label counts too
+    assert is_concise(labelled, "x" * 600)
+    assert not is_concise(q(question="Which port did the ferry leave from?"), "x" * 301)  # one thing asked
 
 
 def test_aggregate_by_hand() -> None:
@@ -184,7 +194,66 @@ def test_gate_tolerance_per_metric_and_category_scopes() -> None:
     base = {"tolerance": {"default": 0.0, "accuracy": 0.1}, "overall": {"accuracy": 0.8, "mrr": 0.8},
             "by_category": {"date": {"hit@1": 1.0}}}
     got = {"overall": {"accuracy": 0.71, "mrr": 0.79}, "by_lang": {}, "by_category": {"date": {"hit@1": 0.75}}}
-    assert gate(got, base) == ["overall mrr: 0.79 < baseline 0.8", "date hit@1: 0.75 < baseline 1.0"]
+    assert gate(got, base) == ["overall mrr: 0.79 < baseline 0.8 (allowed drop 0.000)",
+                               "date hit@1: 0.75 < baseline 1.0 (allowed drop 0.000)"]
+
+
+def test_one_question_worth_per_metric() -> None:
+    m = {"n": 10, "n_answerable": 8, "n_unanswerable": 2, "n_answered": 5, "accuracy": 0.75}
+    assert one_question("accuracy", m) == one_question("mrr", m) == one_question("false_refusal_rate", m) == 1 / 8
+    assert one_question("pass_rate", m) == one_question("ece", m) == 1 / 10
+    assert one_question("refusal_rate", m) == 1 / 2
+    assert one_question("citation_precision", m) == 1 / 5
+    assert one_question("auroc", m) == 1 / 4  # 6 right answers, 4 other rows: one of the 4 moved end to end
+    assert one_question("invalid_citations", m) == 0.0  # a count: never allowed to rise
+    assert one_question("accuracy", {}) == 0.0  # a slice that does not say its size
+
+
+def test_gate_allows_one_question_per_slice_and_no_more() -> None:
+    base = {"overall": {"accuracy": 0.75, "refusal_rate": 1.0}, "by_lang": {"zh": {"accuracy": 1.0}}}
+    one_lost = {"overall": {"n": 10, "n_answerable": 8, "n_unanswerable": 2, "accuracy": 0.625, "refusal_rate": 0.5},
+                "by_lang": {"zh": {"n": 4, "n_answerable": 4, "accuracy": 0.75}}}
+    assert gate(one_lost, base) == []
+    two_lost = {"overall": {"n": 10, "n_answerable": 8, "n_unanswerable": 2, "accuracy": 0.5, "refusal_rate": 0.0},
+                "by_lang": {"zh": {"n": 4, "n_answerable": 4, "accuracy": 0.5}}}
+    assert gate(two_lost, base) == ["overall accuracy: 0.5 < baseline 0.75 (allowed drop 0.125)",
+                                    "overall refusal_rate: 0.0 < baseline 1.0 (allowed drop 0.500)",
+                                    "zh accuracy: 0.5 < baseline 1.0 (allowed drop 0.250)"]
+    base["tolerance"] = {"accuracy": 0.3}  # a baseline may allow more for a metric, never less
+    assert gate(two_lost, base) == ["overall refusal_rate: 0.0 < baseline 1.0 (allowed drop 0.500)",
+                                    "zh accuracy: 0.5 < baseline 1.0 (allowed drop 0.300)"]
+
+
+def _split_metrics(fit_accuracy: float, check_accuracy: float) -> dict[str, object]:
+    def part(acc: float) -> dict[str, object]:
+        return {"overall": {"n": 20, "n_answerable": 20, "accuracy": acc},
+                "by_lang": {"en": {"n": 20, "n_answerable": 20, "accuracy": acc}}}
+    return {"overall": {"n": 40, "n_answerable": 40, "accuracy": (fit_accuracy + check_accuracy) / 2, "errors": 0},
+            "by_lang": {}, "by_split": {"fit": part(fit_accuracy), "check": part(check_accuracy)}}
+
+
+def test_a_check_baseline_gates_the_check_split_only() -> None:
+    base = {"split": "check", "overall": {"accuracy": 0.9}, "by_lang": {"en": {"accuracy": 0.9}}}
+    assert gate(_split_metrics(fit_accuracy=0.1, check_accuracy=0.9), base) == []  # fit may move freely
+    assert gate(_split_metrics(fit_accuracy=0.9, check_accuracy=0.8), base) == [
+        "check overall accuracy: 0.8 < baseline 0.9 (allowed drop 0.050)",
+        "check en accuracy: 0.8 < baseline 0.9 (allowed drop 0.050)"]
+    old_style = {"overall": {"accuracy": 0.9}}  # no split: all questions, as before splits
+    assert gate(_split_metrics(fit_accuracy=0.9, check_accuracy=0.9), old_style) == []
+    assert gate(_split_metrics(fit_accuracy=0.7, check_accuracy=0.9), old_style) == [
+        "overall accuracy: 0.8 < baseline 0.9 (allowed drop 0.025)"]
+    empty = {"overall": {"n": 3, "errors": 0}, "by_split": {"fit": {"overall": {"n": 3}}, "check": {"overall": {"n": 0}}}}
+    assert gate(empty, base) == ["check: the baseline gates the check split, and this run has no check questions"]
+    assert baseline_problems({**base, "split": "all"}) == ['"split" must be "check" or "fit" (or absent: all questions)']
+    assert baseline_problems(base) == []
+
+
+def test_calibration_is_gated_once_a_baseline_has_it() -> None:
+    base = {"overall": {"auroc": 0.9, "ece": 0.05}}
+    got = {"overall": {"n": 100, "n_answerable": 80, "accuracy": 0.5, "auroc": 0.87, "ece": 0.1}}
+    assert gate(got, base) == ["overall auroc: 0.87 < baseline 0.9 (allowed drop 0.025)",
+                               "overall ece: 0.1 > baseline 0.05 (allowed rise 0.010)"]
+    assert gate({"overall": {"auroc": None, "ece": None}}, base) == []  # a run without confidence: nothing to gate
 
 
 def _eval(pack: Path, out: Path, baseline: Path) -> subprocess.CompletedProcess[str]:
@@ -227,13 +296,16 @@ def test_baseline_tool_keeps_hand_set_tolerances_and_gated_categories(tmp_path: 
     sys.path.insert(0, str(ROOT / "evals"))
     import baseline as baseline_tool
 
-    rows = [row(1, True, category="date"), row(2, False, category="fact")]
+    # "a" and "q-002" are check questions, "b" is fit (tests/test_eval_split.py pins them)
+    rows = [row(1, True, category="date", id="a"), row(2, False, category="fact", id="q-002"),
+            row(0, False, category="fact", id="b")]
     metrics = {**compute_metrics(rows), "meta": {"pack": "p"}}  # type: ignore[arg-type]
     (tmp_path / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     dst = tmp_path / "base.json"
     baseline_tool.main(str(tmp_path / "metrics.json"), str(dst))
     fresh = json.loads(dst.read_text(encoding="utf-8"))
     assert fresh["tolerance"] == {"default": 0.005} and "by_category" not in fresh
+    assert fresh["split"] == "check" and fresh["overall"]["n"] == 2  # the check figures, with their size
     assert fresh["overall"]["mrr"] == 0.75 and "latency_p50_ms" not in fresh["overall"]
     fresh["tolerance"]["mrr"] = 0.1
     fresh["by_category"] = {"date": {}}
@@ -242,3 +314,7 @@ def test_baseline_tool_keeps_hand_set_tolerances_and_gated_categories(tmp_path: 
     kept = json.loads(dst.read_text(encoding="utf-8"))
     assert kept["tolerance"]["mrr"] == 0.1
     assert set(kept["by_category"]) == {"date"} and kept["by_category"]["date"]["hit@1"] == 1.0
+    no_check = {**compute_metrics(rows[2:]), "meta": {}}  # type: ignore[arg-type]
+    (tmp_path / "metrics.json").write_text(json.dumps(no_check), encoding="utf-8")
+    with pytest.raises(SystemExit, match="no check questions"):
+        baseline_tool.main(str(tmp_path / "metrics.json"), str(dst))

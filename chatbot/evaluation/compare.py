@@ -1,4 +1,7 @@
-"""Compare two eval runs (their output folders): metric deltas, settings changed, questions that flipped."""
+"""Compare two eval runs (their output folders): metric deltas, settings changed, questions that flipped.
+
+Flipped questions are listed from the *fit* split only; *check* questions that flipped are counted,
+never shown (as in the report: check is read in aggregate only)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 
 from chatbot.errors import ChatbotError
 from chatbot.evaluation.evals import check_out
-from chatbot.evaluation.scoring import HIGHER_IS_BETTER, LOWER_IS_BETTER, fmt, passed, scopes
+from chatbot.evaluation.scoring import HIGHER_IS_BETTER, LOWER_IS_BETTER, fmt, passed, row_split, scopes
 
 COMPARED = ["pass_rate", *HIGHER_IS_BETTER, *LOWER_IS_BETTER, "latency_p50_ms", "latency_p95_ms"]
 _LOWER = {*LOWER_IS_BETTER, "latency_p50_ms", "latency_p95_ms"}
@@ -108,10 +111,13 @@ def render_compare(old_dir: Path, new_dir: Path, brief: bool = False) -> str:
                          f"{'' if d is None else f'{d:+g}'} | {verdict} |")
     flipped = flips(old_rows, new_rows)
     for kind in ("pass->fail", "fail->pass") if brief else ("pass->fail", "fail->pass", "answer changed"):
-        pairs = flipped[kind]
-        lines += ["", f"## {kind} ({len(pairs)})", ""]
+        pairs = [(o, r) for o, r in flipped[kind] if row_split(r) != "check"]
+        hidden = len(flipped[kind]) - len(pairs)
+        lines += ["", f"## {kind} ({len(flipped[kind])})", ""]
+        if hidden:
+            lines += [f"{hidden} of them in the check split, not listed.", ""]
         if not pairs:
-            lines.append("none")
+            lines.append("none" if not hidden else "none in the fit split")
             continue
         lines += ["| id | category | lang | question | old answer | new answer | gold rank old -> new |",
                   "|---|---|---|---|---|---|---|"]

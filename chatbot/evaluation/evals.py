@@ -24,6 +24,7 @@ from chatbot.evaluation.packs import EvalQuestion, PackError, histories, load_pa
 from chatbot.evaluation.provenance import provenance
 from chatbot.evaluation.report import render_html, render_markdown
 from chatbot.evaluation.scoring import compute_metrics, describe, error_row, fmt, score_row
+from chatbot.evaluation.split import RULE
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def run_pack(settings: Settings, pack: Path,
             rows.append(row)
     metrics = compute_metrics(rows)
     metrics["meta"] = {
-        "pack": pack.resolve().name, **run, "settings": isolated.public(),
+        "pack": pack.resolve().name, **run, "settings": isolated.public(), "split": RULE,
         "corpus_files": len(report.added), "skipped_files": len(report.skipped),
         "ingest_seconds": round(report.seconds, 1),
     }
@@ -122,10 +123,10 @@ def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, j
     if judge_runner is not None:
         metrics["judged"] = judge_runner.judge_rows(rows)
     written = write_outputs(out, rows, metrics)
-    o = metrics["overall"]
-    print(f"{pack.name}: " + ", ".join(f"{k}={fmt(o[k], k)}" for k in (
-        "n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
-        "refusal_rate", "false_refusal_rate", "invalid_citations", "errors", "latency_p50_ms")))
+    for name, o in (("", metrics["overall"]), (" check", metrics["by_split"]["check"]["overall"])):
+        print(f"{pack.name}{name}: " + ", ".join(f"{k}={fmt(o[k], k)}" for k in (
+            "n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
+            "refusal_rate", "false_refusal_rate", "invalid_citations", "auroc", "ece", "errors", "latency_p50_ms")))
     if "judged" in metrics:
         j = metrics["judged"]["overall"]
         print("judged (LLM, not gated): " + ", ".join(f"{k}={fmt(v)}" for k, v in j.items()))

@@ -2,22 +2,28 @@
 
 Pure functions of (rows, metrics) as written to results.jsonl and metrics.json. Every piece of
 text that comes from a pack, a document or a model is escaped; the HTML loads nothing.
+
+Questions are listed one by one only from the *fit* split: *check* questions count in the
+aggregates and nowhere else, so that what is chosen by reading answers is judged on answers
+nobody read (`chatbot.evaluation.split`). Errors are listed from both, id and message only.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter
 from typing import Any
 
-from chatbot.evaluation.scoring import fmt, passed, scopes
+from chatbot.evaluation.plots import bar_chart, confusion_matrix, histogram, reliability_diagram, risk_coverage_plot
+from chatbot.evaluation.plots import esc as _e
+from chatbot.evaluation.scoring import fmt, passed, row_split, scopes
 
 HEADLINE = ["n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
-            "citation_recall", "refusal_rate", "false_refusal_rate", "invalid_citations", "errors",
+            "citation_recall", "refusal_rate", "false_refusal_rate", "invalid_citations", "auroc", "ece", "errors",
             "latency_p50_ms", "latency_p95_ms"]
+CONFIDENCE = ["auroc", "auroc_answerable", "ece"]
+SHOWN_SPLITS = ("fit", "check")
 JUDGED = ["n_judged", "faithfulness", "answer_relevance", "judge_pass_rate", "judge_errors"]
-COLORS = ["#3b6fb6", "#e08a2c", "#4b9a5a", "#b04a4a"]
 
 
 def _md(text: Any, limit: int | None = None) -> str:
@@ -51,6 +57,61 @@ def _retrieved(row: dict[str, Any]) -> list[tuple[str, float | None, bool]]:
     return [(f, scores[i] if i < len(scores) else None, f in gold) for i, f in enumerate(row["retrieved"])]
 
 
+def listed(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The rows that may be read one by one (all but check), and how many check rows are hidden."""
+    shown = [r for r in rows if row_split(r) != "check"]
+    return shown, len(rows) - len(shown)
+
+
+def hidden_note(hidden: int) -> str:
+    return (f"{hidden} check question{'s are' if hidden != 1 else ' is'} not listed: the check split counts in the "
+            "aggregates only, so that what is chosen by reading the fit questions is judged on answers nobody read.")
+
+
+def _curves(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    cal = metrics.get("calibration") or {}
+    return [(s, cal[s]) for s in SHOWN_SPLITS if cal.get(s)]
+
+
+def _confidence_scopes(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    split = metrics.get("by_split", {})
+    return [("overall", metrics["overall"])] + [(f"split={s}", split[s]["overall"]) for s in SHOWN_SPLITS if s in split]
+
+
+NO_CONFIDENCE = ("No answer in this run carries a confidence (a run from before answers had one), so there is "
+                 "no AUROC, calibration error, reliability diagram or risk-coverage curve.")
+CONFIDENCE_NOTE = ("auroc: confidence against answered correctly (answerable, not refused, an accepted answer in "
+                   "it) over every question with a confidence; auroc_answerable: the same over answerable "
+                   "questions; ece: |mean confidence - share right| over 10 equal-width bins, weighted by size.")
+
+
+def _risk_at(points: list[dict[str, float]], coverage: float) -> float | None:
+    return next((p["risk"] for p in points if p["coverage"] >= coverage), None)
+
+
+def _confidence_markdown(metrics: dict[str, Any]) -> list[str]:
+    curves = _curves(metrics)
+    lines = ["", "## Confidence", ""]
+    if not (metrics.get("calibration") or {}).get("overall"):
+        return lines + [NO_CONFIDENCE]
+    lines += [CONFIDENCE_NOTE, "", "| scope | " + " | ".join(CONFIDENCE) + " |", "|" + "---|" * (len(CONFIDENCE) + 1)]
+    lines += [f"| {name} | " + " | ".join(fmt(m.get(c)) for c in CONFIDENCE) + " |"
+              for name, m in _confidence_scopes(metrics)]
+    lines += ["", "Reliability (n, mean confidence, share right per bin):", "",
+              "| confidence | " + " | ".join(name for name, _ in curves) + " |", "|---|" + "---|" * len(curves)]
+    for i, b in enumerate(curves[0][1]["reliability"] if curves else []):
+        cells = [c["reliability"][i] for _, c in curves]
+        lines.append(f"| {b['lo']:g}–{b['hi']:g} | " + " | ".join(
+            f"{c['n']}, {fmt(c['confidence'])}, {fmt(c['accuracy'])}" if c["n"] else "0" for c in cells) + " |")
+    lines += ["", "Risk-coverage (risk: share of answers not right when answering the most confident share):", "",
+              "| split | risk at 25% | 50% | 75% | 100% | as run: coverage, risk |", "|---|---|---|---|---|---|"]
+    for name, c in curves:
+        op = c.get("operating_point")
+        lines.append(f"| {name} | " + " | ".join(fmt(_risk_at(c["risk_coverage"], x)) for x in (0.25, 0.5, 0.75, 1.0))
+                     + f" | {fmt(op['coverage']) + ', ' + fmt(op['risk']) if op else '–'} |")
+    return lines
+
+
 # -- markdown ---------------------------------------------------------------------------------
 
 
@@ -67,6 +128,7 @@ def render_markdown(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
                   "", "| scope | " + " | ".join(JUDGED) + " |", "|" + "---|" * (len(JUDGED) + 1)]
         for name, m in [("overall", judged["overall"])] + [(f"lang={k}", v) for k, v in judged.get("by_lang", {}).items()]:
             lines.append(f"| {name} | " + " | ".join(fmt(m.get(c)) for c in JUDGED) + " |")
+    lines += _confidence_markdown(metrics)
     n_ans = sum(r["answerable"] for r in rows)
     conf = _confusion(rows)
     lines += ["", "## Refusals", "", "| | answered | refused |", "|---|---|---|",
@@ -76,27 +138,31 @@ def render_markdown(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
     if errors:
         lines += ["", f"{len(errors)} question{'s' * (len(errors) != 1)} failed to run and are counted as answered "
                   "above (neither correct nor refused); see Errors below."]
-    lines += ["", "## Questions", "",
-              "| id | result | category | lang | gold rank | latency ms | question | answer | citations | retrieved (score, * = gold) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+    shown, hidden = listed(rows)
+    lines += ["", "## Questions", ""] + ([hidden_note(hidden), ""] if hidden else []) + [
+              "| id | result | category | lang | gold rank | confidence | latency ms | question | answer | citations | "
+              "retrieved (score, * = gold) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in shown:
         question = r["question"] if not r.get("history") else f"(after: {' / '.join(r['history'])}) {r['question']}"
         cites = "; ".join(f"[{c.get('n', i)}] {c['file']}: {c['quote']}" for i, c in enumerate(r["citations"], 1))
         retrieved = ", ".join(f"{f} ({fmt(s)}){'*' if g else ''}" for f, s, g in _retrieved(r))
         result = _ok(r) + (f", judge {'pass' if r['judge'].get('passed') else 'fail'}" if r.get("judge") else "")
         answer = f"error: {r['error']}" if r.get("error") else r["answer"]
         lines.append(f"| {r['id']} | {result} | {r['category']} | {r['lang']} | {r['gold_rank'] or '–'} | "
-                     f"{r['latency_ms']} | {_md(question, 300)} | {_md(answer, 300)} | {_md(cites, 300)} | "
+                     f"{fmt(r.get('confidence'))} | {r['latency_ms']} | {_md(question, 300)} | {_md(answer, 300)} | {_md(cites, 300)} | "
                      f"{_md(retrieved)} |")
-    failures = [r for r in rows if not passed(r)]
-    if failures:
-        lines += ["", "## Failures", ""]
+    failures = [r for r in shown if not passed(r)]
+    hidden_failures = sum(not passed(r) for r in rows) - len(failures)
+    if failures or hidden_failures:
+        lines += ["", "## Failures", ""] + ([f"{hidden_failures} more in the check split, not listed.", ""]
+                                            if hidden_failures else [])
         for r in failures:
             want = "a refusal" if not r["answerable"] else " or ".join(f"“{a}”" for a in r.get("expected", []))
             lines.append(f"- **{r['id']}** ({r['category']}, {r['lang']}): {_md(r['question'], 300)} — expected {want}; "
                          f"got {_got(r)}")
     if errors:
-        lines += ["", "## Errors", "", "Questions that failed to run; the run went on without them.", ""]
+        lines += ["", "## Errors", "", "Questions that failed to run, in either split (what broke, not what was "
+                  "answered); the run went on without them.", ""]
         lines += [f"- **{r['id']}**: {_md(r['error'], 500)}" for r in errors]
     return "\n".join(lines) + "\n"
 
@@ -106,108 +172,6 @@ def _confusion(rows: list[dict[str, Any]]) -> Counter[tuple[str, bool]]:
     for r in rows:
         c["answerable" if r["answerable"] else "unanswerable", bool(r["refused"])] += 1
     return c
-
-
-# -- SVG plots ---------------------------------------------------------------------------------
-
-
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def bar_chart(title: str, groups: list[tuple[str, list[float | None]]], series: list[str],
-              width: int = 640, height: int = 240) -> str:
-    """Grouped vertical bars of values in [0, 1]; one group per label, one bar per series."""
-    left, bottom, top = 40, 54, 28
-    plot_h = height - bottom - top
-    n = max(1, len(groups))
-    gw = (width - left - 10) / n
-    bw = max(4.0, (gw - 10) / max(1, len(series)))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
-             f'<text x="{left}" y="16" font-size="13" font-weight="bold">{_e(title)}</text>']
-    for tick in (0, 0.25, 0.5, 0.75, 1.0):
-        y = top + plot_h * (1 - tick)
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{tick:g}</text>')
-    for gi, (label, values) in enumerate(groups):
-        x0 = left + gi * gw + 5
-        for si, v in enumerate(values):
-            x = x0 + si * bw
-            if v is None:
-                continue
-            h = plot_h * max(0.0, min(1.0, v))
-            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bw - 2:.1f}" height="{h:.1f}" '
-                         f'fill="{COLORS[si % len(COLORS)]}"><title>{_e(label)} {_e(series[si])}: {v:.3f}</title></rect>')
-        parts.append(f'<text x="{x0 + (gw - 10) / 2:.1f}" y="{top + plot_h + 14}" font-size="10" '
-                     f'text-anchor="middle">{_e(label)}</text>')
-    for si, name in enumerate(series):
-        x = left + si * 110
-        parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" fill="{COLORS[si % len(COLORS)]}"/>'
-                     f'<text x="{x + 14}" y="{height - 7}" font-size="11">{_e(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def bin_counts(values: list[float], bins: int) -> tuple[float, float, list[int]]:
-    """(lowest value, bin width, counts) for `bins` equal-width bins from min to max (max in the last)."""
-    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-    step = (hi - lo) / bins or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, int((v - lo) / step))] += 1
-    return lo, step, counts
-
-
-def histogram(title: str, values: list[float], unit: str, bins: int = 12, width: int = 640, height: int = 220) -> str:
-    """Counts of `values` in `bins` equal-width bins."""
-    left, bottom, top = 40, 36, 28
-    plot_h = height - bottom - top
-    lo, step, counts = bin_counts(values, bins)
-    peak = max(counts) or 1
-    bw = (width - left - 10) / bins
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
-             f'<text x="{left}" y="16" font-size="13" font-weight="bold">{_e(title)}</text>',
-             f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{peak}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#999"/>']
-    for i, c in enumerate(counts):
-        h = plot_h * c / peak
-        a, b = lo + i * step, lo + (i + 1) * step
-        parts.append(f'<rect x="{left + i * bw + 1:.1f}" y="{top + plot_h - h:.1f}" width="{bw - 2:.1f}" '
-                     f'height="{h:.1f}" fill="{COLORS[0]}"><title>{a:.0f}–{b:.0f} {_e(unit)}: {c}</title></rect>')
-    for i in range(0, bins + 1, max(1, bins // 4)):
-        x = left + i * bw
-        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle">'
-                     f'{lo + i * step:.0f}</text>')
-    parts.append(f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end">{_e(unit)}</text></svg>')
-    return "".join(parts)
-
-
-def confusion_matrix(title: str, conf: Counter[tuple[str, bool]], width: int = 360, height: int = 170) -> str:
-    """2x2 grid: answerable / unanswerable questions against answered / refused."""
-    cell_w, cell_h, left, top = 100, 50, 120, 44
-    total = sum(conf.values()) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
-             f'<text x="4" y="16" font-size="13" font-weight="bold">{_e(title)}</text>']
-    for ci, col in enumerate(("answered", "refused")):
-        parts.append(f'<text x="{left + ci * cell_w + cell_w / 2}" y="{top - 6}" font-size="11" '
-                     f'text-anchor="middle">{col}</text>')
-    for ri, kind in enumerate(("answerable", "unanswerable")):
-        y = top + ri * cell_h
-        parts.append(f'<text x="{left - 6}" y="{y + cell_h / 2 + 4}" font-size="11" text-anchor="end">{kind}</text>')
-        for ci, refused in enumerate((False, True)):
-            n = conf[kind, refused]
-            good = (kind == "answerable") != refused
-            color = "75,154,90" if good else "176,74,74"
-            alpha = 0.15 + 0.85 * n / total
-            parts.append(f'<rect x="{left + ci * cell_w}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" '
-                         f'fill="rgba({color},{alpha:.2f})"/>'
-                         f'<text x="{left + ci * cell_w + cell_w / 2}" y="{y + cell_h / 2 + 5}" font-size="15" '
-                         f'text-anchor="middle">{n}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 # -- HTML ---------------------------------------------------------------------------------------
@@ -254,7 +218,8 @@ def _question_row(r: dict[str, Any]) -> str:
             f'<td>{hist}{_e(r["question"])}<div class="muted">expected: {_e(expected)}</div></td>'
             f'<td>{answer}</td>'
             f'<td><ul>{cites}</ul></td><td><ul>{retrieved}</ul></td>'
-            f'<td class="num">{_e(r["gold_rank"] or "–")}</td><td class="num">{_e(r["latency_ms"])}</td></tr>')
+            f'<td class="num">{_e(r["gold_rank"] or "–")}</td><td class="num">{_e(fmt(r.get("confidence")))}</td>'
+            f'<td class="num">{_e(r["latency_ms"])}</td></tr>')
 
 
 def render_html(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
@@ -269,6 +234,12 @@ def render_html(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
                           ["accuracy", "hit@1", "refusal rate"], width=360)
     lat_plot = histogram("Latency per question", [float(r["latency_ms"]) for r in rows if not r.get("error")], "ms")
     conf_plot = confusion_matrix("Refusals", _confusion(rows))
+    curves = _curves(metrics)
+    confidence_html = "<h2>Confidence</h2>" + (
+        f"<p class='muted'>{_e(CONFIDENCE_NOTE)}</p>" + _metric_table(_confidence_scopes(metrics), CONFIDENCE)
+        + "<div class='plots'>" + reliability_diagram("Reliability: confidence against share right", curves)
+        + risk_coverage_plot("Risk against coverage", curves) + "</div>"
+        if curves else f"<p class='muted'>{_e(NO_CONFIDENCE)}</p>")
     judged = metrics.get("judged")
     judged_html = ""
     if judged:
@@ -276,19 +247,25 @@ def render_html(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> str:
                        f"{_e(judged.get('prompt'))}, model {_e(judged.get('model'))}.</p>"
                        + _metric_table([("overall", judged["overall"])]
                                        + [(f"lang={k}", v) for k, v in judged.get("by_lang", {}).items()], JUDGED))
-    n_fail = sum(not passed(r) for r in rows)
-    n_err = sum(bool(r.get("error")) for r in rows)
+    shown, hidden = listed(rows)
+    n_fail = sum(not passed(r) for r in shown)
+    n_err = sum(bool(r.get("error")) for r in shown)
     table_head = ("<tr><th>id</th><th>result</th><th>category</th><th>question</th><th>answer</th>"
-                  "<th>citations</th><th>retrieved files (score; ★ gold)</th><th>gold rank</th><th>ms</th></tr>")
+                  "<th>citations</th><th>retrieved files (score; ★ gold)</th><th>gold rank</th><th>confidence</th>"
+                  "<th>ms</th></tr>")
+    errors = [r for r in rows if r.get("error") and row_split(r) == "check"]
+    hidden_html = (f"<p class='muted'>{_e(hidden_note(hidden))}</p>" if hidden else "") + (
+        "<p>Check questions that failed to run: " + ", ".join(f"{_e(r['id'])} ({_e(r['error'])})" for r in errors)
+        + "</p>" if errors else "")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Eval report: {_e(meta.get('pack', ''))}</title><style>{_CSS}</style></head><body>"
         f"<h1>Eval report: {_e(meta.get('pack', ''))}</h1><p>{_e(provenance_line(meta))}</p>"
         f"<details><summary>run details</summary><pre>{_e(json.dumps(meta, ensure_ascii=False, indent=2))}</pre></details>"
         "<h2>Metrics (deterministic)</h2>" + _metric_table(scopes(metrics), HEADLINE)
-        + f"<div class='plots'>{cat_plot}{lang_plot}{lat_plot}{conf_plot}</div>" + judged_html
-        + f"<h2>Questions ({len(rows)}, {n_fail} failing{f', {n_err} of them with an error' if n_err else ''})</h2>"
-        "<input type='checkbox' id='onlyfail'><label for='onlyfail'> show failures only</label>"
-        f"<table class='questions'>{table_head}" + "".join(_question_row(r) for r in rows) + "</table>"
+        + f"<div class='plots'>{cat_plot}{lang_plot}{lat_plot}{conf_plot}</div>" + confidence_html + judged_html
+        + f"<h2>Questions ({len(shown)}, {n_fail} failing{f', {n_err} of them with an error' if n_err else ''})</h2>"
+        + hidden_html + "<input type='checkbox' id='onlyfail'><label for='onlyfail'> show failures only</label>"
+        f"<table class='questions'>{table_head}" + "".join(_question_row(r) for r in shown) + "</table>"
         "</body></html>\n"
     )
