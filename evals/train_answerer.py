@@ -31,17 +31,13 @@ from chatbot.app import build  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.evaluation.packs import EvalQuestion, histories, load_pack  # noqa: E402
 from chatbot.evaluation.scoring import answer_correct  # noqa: E402
+from chatbot.evaluation.split import split_of  # noqa: E402
 from chatbot.index.embeddings import BundledEmbeddings  # noqa: E402
 from chatbot.retrieval.question import condense  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "evals"
 PACKS = {"seeds": ROOT / "evals" / "seeds", "rgb-dev": SHARED / "rgb-dev", "squad2-dev": SHARED / "squad2-dev",
          "cmrc-dev": SHARED / "cmrc-dev"}
-
-
-def split_of(question_id: str) -> str:
-    """fit (about 70%) or check, by a stable hash of the question id."""
-    return "fit" if int(hashlib.sha256(question_id.encode()).hexdigest()[:8], 16) % 10 < 7 else "check"
 
 
 @dataclass
@@ -218,6 +214,8 @@ def main() -> int:
         t0 = time.perf_counter()
         if args.reuse and cached.exists():
             rows = pickle.loads(cached.read_bytes())
+            for a in rows:  # the split rule is the eval runner's, whatever it was when collected
+                a.split = split_of(a.id)
         else:
             rows = collect(name, PACKS[name], args.work, embeddings)
             cached.write_bytes(pickle.dumps(rows))
