@@ -165,7 +165,7 @@ def test_a_question_that_fails_while_running_is_an_error_row_and_the_run_goes_on
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<tr class="fail error" id="q-boom">' in page and "error: RuntimeError: the answerer broke" in page
     assert "Questions (3, 1 failing, 1 of them with an error)" in page
-    assert "Check questions that failed to run: long (QuestionError: The question is 151" in page
+    assert f"Check questions that failed to run: long (QuestionError: The question is {len(long_q['question'])}" in page
 
 
 # -- item 12 and the exit codes: what cannot run is refused before the run, with exit 2 --------------
