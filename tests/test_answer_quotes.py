@@ -66,22 +66,53 @@ def test_for_an_office_holder_the_cut_keeps_the_name_beside_the_office_not_the_l
 
 def test_a_long_list_is_cut_to_keep_its_items_with_the_words_that_introduce_them(
         embeddings: BundledEmbeddings) -> None:
-    """For "which companies", the whole list with the words that introduce it, not the office
-    holder before it; with room for part of the list only, the question's words come before
-    more names."""
+    """For "which companies", the whole sentence while it fits twice the cap; past that, the whole
+    list with the words that introduce it, not the office holder before it; with room for part of
+    the list only, the question's words come before more names."""
     question = "Which companies won the golden loaf medals?"
     listed = ("Ada Moss, who directs the trade bureau of the city and has led it for many years, awarded golden "
               "loaf medals for 10 prize-winning companies such as Goldcrust Bakery Group, Oven Hill Breads, Crumb "
               "Works Company, Seaside Mills, Rye House Bakers, Millstone Foods, Harbour Bakes, the Old Oven Company, "
               "Sunrise Breads and the Kingston Flour Company.")
     assert len(listed) > 300
+    assert ask(embeddings, question, listed).evidence[0].quote == listed
+    listed = listed.replace("for many years", "for many years " + "and has opened its new harbour office, " * 7)
+    assert len(listed) > 600
     whole = ask(embeddings, question, listed).evidence[0]
     assert whole.quote.startswith("awarded golden loaf medals") and whole.quote.endswith("Kingston Flour Company."), whole
     assert listed[whole.start_char : whole.end_char] == whole.quote
-    longer = listed.replace("such as", "such as Bay Loaves, Northwind Rolls, Crumbly Bakers, Bread Street, Dough Company,")
-    assert len(longer) - longer.index("awarded") > 300
+    more = ", ".join(f"{name} Bakery No. {n}" for n in range(1, 6) for name in ("Bay", "Northwind", "Crumbly", "Dough"))
+    longer = listed.replace("such as", f"such as {more}, Bread Street and")
+    assert len(longer) - longer.index("awarded") > 600  # a list question may quote twice the cap
     part = ask(embeddings, question, longer).evidence[0]
-    assert part.quote.startswith("awarded golden loaf medals"), part.quote
+    assert part.quote.startswith("awarded golden loaf medals") and 300 < len(part.quote) <= 600, part.quote
+
+
+def test_a_list_question_quotes_the_whole_list_up_to_twice_the_cap(embeddings: BundledEmbeddings) -> None:
+    """"Which companies": a complete list is the answer, so the quote may run to twice the usual
+    300 characters; a question for one thing keeps the usual cap."""
+    names = ", ".join(f"{name} Bakery No. {n}" for n in range(1, 3) for name in ("Bay", "Northwind", "Crumbly", "Dough"))
+    text = (f"At the ceremony on June 16 the trade bureau awarded golden loaf medals to 12 bakeries: {names}, "
+            "Goldcrust, Oven Hill, Crumb Works and the Kingston Flour Company, which were chosen by a jury.")
+    assert 300 < len(text) < 600
+    listed = ask(embeddings, "Which bakeries were awarded golden loaf medals?", text)
+    assert "Bay Bakery No. 1" in listed.text and "Kingston Flour Company" in listed.text, listed.text
+    one = ask(embeddings, "On what date did the trade bureau award the golden loaf medals?", text)
+    assert "June 16" in one.text and len(one.evidence[0].quote) <= 300, one.text
+
+
+def test_a_cut_quote_never_starts_with_a_dangling_conjunction(embeddings: BundledEmbeddings) -> None:
+    """"and encourage bakers ..." leans on the clause before it: a quote cut from a long sentence
+    starts where it reads on its own."""
+    text = ("In order to recognise the achievements of the bakeries of the harbour district in the field of "
+            "slow-fermented rye bread and encourage the bakers to continue to carry out innovation in their ovens, "
+            "the Kingston Bureau of Trade and Commerce held the first golden loaf licensing ceremony on June 16 "
+            "in the old harbour hall, before an audience of four hundred guests and jurors.")
+    assert len(text) > 300
+    for question in ("Which bureau held the golden loaf licensing ceremony?", "When was the golden loaf ceremony held?"):
+        quote = ask(embeddings, question, text).evidence[0].quote
+        assert not quote.lower().startswith(("and ", "which ", "but ")), quote
+        assert text[text.index(quote) : text.index(quote) + len(quote)] == quote
 
 
 def test_a_quoted_slogan_is_never_cut_at_its_own_commas(embeddings: BundledEmbeddings) -> None:

@@ -19,8 +19,8 @@ import numpy as np
 
 from chatbot.answering import scoring
 from chatbot.answering.asks import Ctx
-from chatbot.answering.draft import BUDGET, REFUSAL, Draft, compose
-from chatbot.answering.quoting import BRINGS_SOMETHING, SAME_WORDS, clauses, one_per_file, overlap, settled, shorten
+from chatbot.answering.draft import REFUSAL, Draft, compose
+from chatbot.answering.quoting import BRINGS_SOMETHING, SAME_WORDS, clauses, one_per_file, overlap, quote_budget, settled, shorten
 from chatbot.answering.reader import Reader
 from chatbot.answering.sentences import Sentence, read
 from chatbot.answering.steps import Steps, first_reason, rule
@@ -187,7 +187,7 @@ class ExtractiveAnswerer:
             if best is None or any(overlap(best.evidence, p.evidence) for p in picks):
                 return None
             picks.append(best)
-        budget = BUDGET.get(ctx.q.lang, 300)
+        budget = quote_budget(ctx)
         room = budget // 2 - 2
         chosen = [self.shorten(sub, s.evidence, room, idf, qvec) for sub, s in zip(subs, picks)]
         if sum(len(ev.quote) for ev in chosen) + 2 > budget:
@@ -204,7 +204,7 @@ class ExtractiveAnswerer:
         one lost the answer-bearing clause more often than the second found one), then further
         quotes from the sentences scored below it (those above were passed over for it)."""
         q = ctx.q
-        budget = BUDGET.get(q.lang, 300)
+        budget = quote_budget(ctx)
         first = self.shorten(q, best.evidence, budget, idf, qvec)
         groups, heads, picked = [[first]], [best.evidence], [best]  # a group: a quote, then the same words elsewhere
         used, covered = len(first.quote), set(best.terms)

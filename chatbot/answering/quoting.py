@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from chatbot.answering.asks import OFFICE_HOLDER, Ctx, asks_list, asks_office_holder
+from chatbot.answering.draft import BUDGET
 from chatbot.answering.sentences import Sentence, sentence_terms
 from chatbot.answering.steps import Steps, reject, rule
 from chatbot.answering.support import says, shows
@@ -16,6 +17,8 @@ from chatbot.text.chunking import Span
 from chatbot.text.terms import tokenize
 from chatbot.types import Evidence
 
+# a clause that opens with one of these leans on the one before it: a quote never starts there
+_DANGLING = re.compile(r"(?:and|or|but|which|while|whereas|including)\s", re.IGNORECASE)
 _NAME_AND = re.compile(r"and\s+[A-Z]")
 _ENDS_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*$")
 _CLAUSE_END = re.compile(r"[，,；;：:、]\s*|\s+[–—-]\s+|\s(?=(?:and|which|while|but|whereas|including)\s)")
@@ -27,12 +30,21 @@ KEEP_ANSWER = rule("cut_keeps_the_answer", "quote",
                    "A quote cut to fit keeps the clause holding the kind of answer asked, not only the question's words.")
 LIST_CLAUSES = rule("cut_keeps_the_list", "quote", "\"Which companies\": each further clause holding a name is one more of the list.")
 OFFICE_CLAUSE = rule("cut_keeps_the_office_holder", "quote", "\"Which official\": the office holder, not the list that follows.")
+WHOLE_LIST = rule("whole_list", "quote",
+                  "\"Which companies\": a complete list is the answer, so a list question may quote twice the usual length.")
+READS_ALONE = rule("quote_reads_alone", "quote", "A quote cut from a sentence never starts with a dangling \"and ...\" or \"which ...\".")
 SAME_WORDS = rule("same_words_cited_beside", "further",
                   "Another file that says the first quote word for word is cited beside it, not quoted again.")
 BRINGS_SOMETHING = rule("further_brings_something", "further",
                         "A further quote must bring a question word the first lacks, or another file.")
 SETTLED = rule("settled_answer", "further",
                "A one-answer question whose first quote another file vouches for needs no rival beside it.")
+
+
+def quote_budget(ctx: Ctx) -> int:
+    """Characters of quoted text one answer may hold: twice as many for a list question."""
+    budget = BUDGET.get(ctx.q.lang, 300)
+    return 2 * budget if ctx.listing and ctx.steps.on(WHOLE_LIST) else budget
 
 
 def clauses(text: str) -> list[Span]:
@@ -76,7 +88,10 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     office = on(OFFICE_CLAUSE) and asks_office_holder(q)
     each = 0.05 if on(LIST_CLAUSES) and asks_list(q) else 0.03
     best: tuple[float, int, int] | None = None
+    alone = on(READS_ALONE)
     for i in range(len(parts)):
+        if alone and i > 0 and _DANGLING.match(quote[parts[i].start : parts[i].end].lstrip()):
+            continue  # "and encourage ...": leans on the clause before it
         terms: set[str] = set()
         for j in range(i, len(parts)):
             length = parts[j].end - parts[i].start
