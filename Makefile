@@ -55,9 +55,12 @@ baselines: setup
 	$(BIN)/chatbot eval --pack ../shared/evals/rgb-dev --out eval-out/rgb-dev
 	$(BIN)/python evals/baseline.py eval-out/rgb-dev/metrics.json evals/baselines/rgb-dev.json
 
-## measure retrieval modes on both packs and rewrite the ablation table in evals/README.md
+## on the check split of every pack: retrieval modes side by side (plain dense, plain BM25, ours), then
+## every named step of the answerer switched off in turn; both tables go to evals/README.md
+## (indexes and retrievals are kept in .train-cache/, shared with make train)
 ablation: setup
 	$(BIN)/python evals/fit_ranker.py
+	$(BIN)/python evals/ablate_steps.py --write
 
 ## speed and scale figures against a plain LangChain + Chroma pipeline (benchmarks/README.md);
 ## 100k chunks: make bench BENCH_SIZES="1000 10000 100000" (about half an hour of embedding)
@@ -72,7 +75,8 @@ bench: setup
 compare: setup
 	$(BIN)/chatbot eval --compare $(OLD) $(NEW)
 
-## fit the second-stage ranker (writes chatbot/retrieval/ranker.json) and rewrite the ablation table
+## fit the second-stage ranker on the fit split of every pack (writes chatbot/retrieval/ranker.json)
+## and rewrite the retrieval table
 fit-ranker: setup
 	$(BIN)/python evals/fit_ranker.py --fit
 

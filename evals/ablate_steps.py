@@ -131,7 +131,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, default=ROOT / ".train-cache")
     p.add_argument("--packs", nargs="*", default=list(PACKS))
-    p.add_argument("--steps", nargs="*", default=None, help="only these steps (default: every one)")
+    p.add_argument("--steps", nargs="*", default=None, help="only these steps (default: every one; none: no step)")
+    p.add_argument("--off", default="", help="steps switched off in every run, the baseline too (a,b,...)")
     p.add_argument("--reuse", action="store_true", help="reuse the retrievals cached by an earlier run")
     p.add_argument("--split", default="check", choices=["check", "fit"])
     p.add_argument("--write", action="store_true", help="rewrite the table in evals/README.md")
@@ -148,12 +149,14 @@ def main() -> int:
 
     remembered = Remembered(embeddings)
 
+    always = [name for name in args.off.split(",") if name]
+
     def answerer(off: list[str]) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(remembered, bot.settings.max_citations, Steps(off))  # type: ignore[arg-type]
+        return ExtractiveAnswerer(remembered, bot.settings.max_citations, Steps([*always, *off]))  # type: ignore[arg-type]
 
     base = {p: tally(answerer([]), asked[p]) for p in args.packs}
     off: dict[str, dict[str, Tally]] = {}
-    for name in args.steps or list(REGISTRY):
+    for name in list(REGISTRY) if args.steps is None else [s for s in args.steps if s != "none"]:
         off[name] = {p: tally(answerer([name]), asked[p]) for p in args.packs}
         lost = sum(base[p].decisions - off[name][p].decisions for p in args.packs)
         print(f"{name}: {lost:+d}", flush=True)
