@@ -21,11 +21,12 @@ from chatbot.index.embeddings import BundledEmbeddings
 from chatbot.index.store import FileEntry, Store
 from chatbot.ingest.check import CheckReport, inspect, repair
 from chatbot.ingest.ingestor import Ingestor, IngestReport, ingest_lock
+from chatbot.retrieval.documents import ChatbotRetriever
 from chatbot.retrieval.question import condense, needs_context
 from chatbot.retrieval.retrieve import Retrieval, Retriever, evidence_first
 from chatbot.text.chunking import Chunker, offline_encoding
 from chatbot.text.terms import has_searchable_term
-from chatbot.types import Answer
+from chatbot.types import Answer, ScoredChunk
 
 if TYPE_CHECKING:  # the openai SDK takes seconds to import: only LLM mode pays for it
     from chatbot.answering.llm import LLMAnswerer
@@ -176,12 +177,17 @@ class Chatbot:
             )
         return self._chain
 
+    def _read(self, found: Retrieval) -> tuple[Draft, list[ScoredChunk]]:
+        """The extractive reading of what was retrieved, and the passages in their final order.
+
+        It runs in every mode: the passages it quotes go first, in the sources listed, in an LLM's
+        context and in `search`, and it is LLM mode's fallback."""
+        extractive = self.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
+        return extractive, evidence_first(found.ranked, found.further, extractive.evidence)
+
     def _answer_step(self, inputs: dict[str, Any]) -> Answer:
         found: Retrieval = inputs["found"]
-        # the extractive reading runs in every mode: the passages it quotes go first, in the
-        # sources listed and in an LLM's context, and it is LLM mode's fallback
-        extractive = self.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
-        ranked = evidence_first(found.ranked, found.further, extractive.evidence)
+        extractive, ranked = self._read(found)
         draft: Draft | None = None
         mode, prompt, notice = "extractive", "", ""
         if self.llm is not None and inputs.get("mode", "llm") == "llm":
@@ -225,15 +231,7 @@ class Chatbot:
         `mode` picks "extractive" for this question even when LLM mode is configured;
         `on_token` receives streamed text in LLM mode.
         """
-        limit = self.settings.max_question_chars
-        if len(question) > limit:  # before any other work: a huge question must cost nothing
-            raise QuestionError(
-                f"The question is {len(question):,} characters long; the limit is {limit:,} "
-                "(CHATBOT_MAX_QUESTION_CHARS). Ask about one thing at a time, or quote less of the text."
-            )
-        question = question.strip()
-        if not question:
-            raise QuestionError("The question is empty. Type a question about the documents.")
+        question = self._checked(question)
         if not has_searchable_term(question):
             log.info("ask q=%r refused: no searchable term", question)
             return Answer(question=question, answer=NO_TERMS, refused=True, citations=(), retrieved=(),
@@ -241,6 +239,56 @@ class Chatbot:
         store = self.store()
         with store.reading():
             return self._ask(question, history, k, mode, on_token)
+
+    def _checked(self, question: str) -> str:
+        """The question stripped, or a QuestionError when it is too long (checked before any other
+        work: a huge question must cost nothing) or empty."""
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"The question is {len(question):,} characters long; the limit is {limit:,} "
+                "(CHATBOT_MAX_QUESTION_CHARS). Ask about one thing at a time, or quote less of the text."
+            )
+        question = question.strip()
+        if not question:
+            raise QuestionError("The question is empty. Type a question about the documents.")
+        return question
+
+    def search(self, question: str, *, k: int | None = None) -> list[ScoredChunk]:
+        """The passages `ask` would read for `question`, best first, at most `k` (default
+        CHATBOT_TOP_K): the same retrieval and the same final order (the passages its answer quotes
+        first), without writing an answer. A question with no searchable term finds nothing."""
+        question = self._checked(question)
+        if not has_searchable_term(question):
+            return []
+        k = k or self.settings.top_k
+        store = self.store()
+        with store.reading():
+            if not store.manifest.files:
+                raise IndexMissingError(str(self.settings.data_dir))
+            found = self.retriever.retrieve(condense(question, []), k, asked=question)
+            _, ranked = self._read(found)
+        # a passage quoted from below the top k joins `ask`'s sources; a retriever returns k
+        return ranked[:k]
+
+    def as_retriever(self, k: int | None = None) -> ChatbotRetriever:
+        """A LangChain `BaseRetriever` over `search`: the top `k` passages as `Document`s (see
+        `chatbot.retrieval.documents`). `invoke(question, k=...)` overrides `k` per call."""
+        return ChatbotRetriever(chatbot=self, k=k or self.settings.top_k)
+
+    def as_runnable(self) -> Runnable[dict[str, Any], dict[str, Any]]:
+        """The whole product as a LangChain runnable: `{"question": str, "history": [...]}` in
+        (optional `k`, `mode`), the `chatbot ask --json` object out, with `question` (`answer`,
+        `refused`, `confidence`, `citations`, `retrieved`, ...). `history` holds the earlier
+        turns: strings (the user's questions), `(role, text)` pairs or LangChain messages, of
+        which the user's are used. `invoke`, `batch` and their async forms; `stream` yields the
+        whole object once (streamed tokens: `ask(on_token=...)`)."""
+        def run(inputs: dict[str, Any]) -> dict[str, Any]:
+            answer = self.ask(inputs["question"], history=user_turns(inputs.get("history")),
+                              k=inputs.get("k"), mode=inputs.get("mode"))
+            return {"question": answer.question, **answer.as_dict()}
+
+        return RunnableLambda(run, name="chatbot")
 
     def _ask(self, question: str, history: list[str] | None, k: int | None, mode: str | None,
              on_token: Callable[[str], None] | None) -> Answer:
@@ -261,6 +309,25 @@ class Chatbot:
             ",".join(f"{c.file}@{c.start_char}" for c in answer.citations),
         )
         return answer
+
+
+def user_turns(history: Any) -> list[str]:
+    """The user's questions of a conversation given as strings, `(role, text)` pairs, LangChain
+    messages or `{"role", "content"}` dicts (the forms LangChain code passes history in)."""
+    turns = []
+    for item in history or []:
+        if isinstance(item, str):
+            turns.append(item)
+            continue
+        if isinstance(item, dict):
+            role, text = item.get("role"), item.get("content")
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            role, text = item
+        else:
+            role, text = getattr(item, "type", None), getattr(item, "content", None)
+        if role in ("human", "user") and isinstance(text, str):
+            turns.append(text)
+    return turns
 
 
 def build(settings: Settings, *, embeddings: BundledEmbeddings | None = None) -> Chatbot:

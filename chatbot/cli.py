@@ -239,22 +239,29 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="baseline JSON to gate on (exit 1 when a metric drops below it)")
     p.add_argument("--judge", action="store_true",
                    help="also grade answers with an LLM judge (needs an endpoint; reported apart, not gated)")
+    p.add_argument("--junit", type=_path, default=None, metavar="FILE",
+                   help="also write the run as JUnit XML for CI: a test case per question, and the gate")
     p.add_argument("--compare", nargs=2, type=_path, metavar=("OLD_OUT", "NEW_OUT"), default=None,
                    help="compare two earlier runs' output folders instead of running; writes compare.md")
+    p.add_argument("--compare-out", type=_path, default=None, metavar="FILE",
+                   help="with --compare: also write the printed summary (Markdown) to FILE, e.g. for a pull-request comment")
     p.set_defaults(handler=_eval, error_exit=EXIT_EVAL_BROKEN)
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.compare:
-        if args.baseline or args.judge:
-            raise ChatbotError("--compare reads two finished runs; --baseline and --judge apply to a new run. "
+        if args.baseline or args.judge or args.junit:
+            raise ChatbotError("--compare reads two finished runs; --baseline, --judge and --junit apply to a new run. "
                                "Run the eval with them first, then compare.")
         from chatbot.evaluation.compare import run_compare
 
-        return run_compare(args.compare[0], args.compare[1], args.out)
+        return run_compare(args.compare[0], args.compare[1], args.out, args.compare_out)
+    if args.compare_out:
+        raise ChatbotError("--compare-out writes the summary of --compare OLD_OUT NEW_OUT; give --compare too.")
     from chatbot.evaluation.evals import run_eval
 
-    return run_eval(settings, args.pack, args.out or Path("eval-out"), args.baseline, judge=args.judge)
+    return run_eval(settings, args.pack, args.out or Path("eval-out"), args.baseline, judge=args.judge,
+                    junit=args.junit)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -36,8 +36,11 @@ HOMES = {
     "openai": {"chatbot.answering.llm"},
     "langchain_openai": {"chatbot.answering.llm"},
     # LangChain's core interfaces, each where the product meets it: the LCEL chain, the
-    # Embeddings base class of the bundled model, the chat messages of the LLM client
-    "langchain_core": {"chatbot.app", "chatbot.index.embeddings", "chatbot.answering.llm"},
+    # Embeddings base class of the bundled model, the chat messages of the LLM client, and the
+    # BaseRetriever (with its Document and callback types) that LangChain code composes our
+    # retrieval through: it belongs to the retrieval stage, below the app that hands it out
+    "langchain_core": {"chatbot.app", "chatbot.index.embeddings", "chatbot.answering.llm",
+                       "chatbot.retrieval.documents"},
     "jieba": {"chatbot.text.terms"},
     "pypdf": {"chatbot.text.extract"},
     "docx": {"chatbot.text.extract"},

@@ -134,12 +134,26 @@ def render_compare(old_dir: Path, new_dir: Path, brief: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_compare(old_dir: Path, new_dir: Path, out: Path | None) -> int:
+def run_compare(old_dir: Path, new_dir: Path, out: Path | None, summary: Path | None = None) -> int:
+    """Print the brief comparison and write the full one to OUT/compare.md (OUT: `out`, or the new
+    run's folder). `summary`: also write the brief one, as printed, to that file (a pull-request
+    comment: overall metrics and the questions that flipped)."""
     if out is not None:
         check_out(out)
+    if summary is not None and summary.is_dir():
+        raise ChatbotError(f"--compare-out {summary} is a folder. Give a file name, e.g. {summary / 'compare.md'}.")
     target = (out or new_dir) / "compare.md"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_compare(old_dir, new_dir), encoding="utf-8")
-    print(render_compare(old_dir, new_dir, brief=True))
-    print(f"wrote {target} (with the moves per language and category, and answers that changed)")
+    brief = render_compare(old_dir, new_dir, brief=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_compare(old_dir, new_dir), encoding="utf-8")
+        if summary is not None:
+            summary.parent.mkdir(parents=True, exist_ok=True)
+            summary.write_text(brief, encoding="utf-8")
+    except OSError as exc:
+        raise ChatbotError(f"Cannot write the comparison ({exc.filename or target}): {exc.strerror or exc}. "
+                           "Give another --out or --compare-out.") from exc
+    print(brief)
+    print(f"wrote {target} (with the moves per language and category, and answers that changed)"
+          + (f" and {summary} (the summary above)" if summary is not None else ""))
     return 0

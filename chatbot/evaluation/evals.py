@@ -20,6 +20,7 @@ from chatbot.app import build
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
 from chatbot.evaluation.gate import REGRESSION, gate, load_baseline
+from chatbot.evaluation.junit import check_junit_path, render_junit, write_junit
 from chatbot.evaluation.packs import EvalQuestion, PackError, histories, load_pack
 from chatbot.evaluation.provenance import provenance
 from chatbot.evaluation.report import render_html, render_markdown
@@ -105,14 +106,18 @@ def write_outputs(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any]
     return ["results.jsonl", "metrics.json", "report.md", "report.html"]
 
 
-def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, judge: bool = False) -> int:
+def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, judge: bool = False,
+             junit: Path | None = None) -> int:
     """Run the pack, write the outputs, gate: 0 pass, REGRESSION (1) when a metric dropped below the baseline.
 
-    Everything that can be checked without running (the baseline, --out, every row of the pack, the
-    judge's endpoint) is checked first; a broken pack or run raises ChatbotError.
+    Everything that can be checked without running (the baseline, --out, --junit, every row of the
+    pack, the judge's endpoint) is checked first; a broken pack or run raises ChatbotError.
+    `junit`: also write the run as JUnit XML there (`chatbot.evaluation.junit`), gate included.
     """
     base = load_baseline(baseline) if baseline is not None else None
     check_out(out)
+    if junit is not None:
+        check_junit_path(junit)
     questions = load_pack(pack)
     judge_runner = None
     if judge:
@@ -123,6 +128,9 @@ def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, j
     if judge_runner is not None:
         metrics["judged"] = judge_runner.judge_rows(rows)
     written = write_outputs(out, rows, metrics)
+    failures = gate(metrics, base) if base is not None else None
+    if junit is not None:
+        write_junit(junit, render_junit(rows, metrics, failures, str(baseline) if baseline is not None else None))
     for name, o in (("", metrics["overall"]), (" check", metrics["by_split"]["check"]["overall"])):
         print(f"{pack.name}{name}: " + ", ".join(f"{k}={fmt(o[k], k)}" for k in (
             "n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
@@ -134,9 +142,8 @@ def run_eval(settings: Settings, pack: Path, out: Path, baseline: Path | None, j
     if failed:
         print(f"{len(failed)} question{'s' * (len(failed) != 1)} failed to run and count as misses: "
               + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else "") + " (see `error` in results.jsonl)")
-    print(f"wrote {out}/" + ", ".join(written))
-    if base is not None:
-        failures = gate(metrics, base)
+    print(f"wrote {out}/" + ", ".join(written) + (f"; {junit}" if junit is not None else ""))
+    if failures is not None:
         if failures:
             print("REGRESSION against " + str(baseline) + ":\n  " + "\n  ".join(failures))
             return REGRESSION
