@@ -83,6 +83,8 @@ def normalize_placed(text: str, places: Sequence[Place]) -> tuple[str, tuple[Pla
     mapped: list[Place] = []
     for place in sorted((p for p in places if p.start in starts), key=lambda p: p.start):
         new = replace(place, start=moved(starts[place.start]))
+        if new.start >= len(out):
+            break  # empty pages at the end: no text is on them
         if mapped and mapped[-1].start == new.start:
             mapped.pop()  # an empty page or section: the next one starts at the same character
         if not mapped or (mapped[-1].page, mapped[-1].section) != (new.page, new.section):
