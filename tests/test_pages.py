@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,17 @@ def test_an_index_without_page_maps_answers_and_gains_them_without_embedding(
     assert make_bot().ask(FERRY_Q).citations == before.citations
     again = make_bot().ingest([path], progress=False)
     assert again.unchanged == ["harbour.pdf"]
+
+
+def test_pages_reach_a_reader_through_the_chroma_server(chroma_server: Any, embeddings: BundledEmbeddings,
+                                                        tmp_path: Path) -> None:
+    """Server mode: the page map travels in the shared manifest and the chunks' metadata."""
+    (tmp_path / "harbour.pdf").write_bytes(make_paged_pdf(PAGES))
+    collection = f"pages_{uuid.uuid4().hex[:12]}"
+    writer = build(chroma_server.settings(tmp_path / "w", collection), embeddings=embeddings)
+    writer.ingest([tmp_path / "harbour.pdf"], progress=False)
+    reader = build(chroma_server.settings(tmp_path / "r", collection), embeddings=embeddings)
+    (c,) = [c for c in reader.ask(FERRY_Q).citations if c.file == "harbour.pdf"]
+    assert c.page == 2 and [p.page for p in reader.document_places(c.doc_id)] == [1, 2, 4]
+    again = build(chroma_server.settings(tmp_path / "a", collection), embeddings=embeddings)
+    assert again.ingest([tmp_path / "harbour.pdf"], progress=False).unchanged == ["harbour.pdf"]
