@@ -26,7 +26,7 @@ from chatbot.retrieval.question import condense, needs_context
 from chatbot.retrieval.retrieve import Retrieval, Retriever, evidence_first
 from chatbot.text.chunking import Chunker, offline_encoding
 from chatbot.text.terms import has_searchable_term
-from chatbot.types import Answer, ScoredChunk
+from chatbot.types import Answer, Place, ScoredChunk, places_from_json
 
 if TYPE_CHECKING:  # the openai SDK takes seconds to import: only LLM mode pays for it
     from chatbot.answering.llm import LLMAnswerer
@@ -113,6 +113,13 @@ class Chatbot:
         store = self.store()
         with store.reading(whole=False):
             return store.document_text(doc_id)
+
+    def document_places(self, doc_id: str) -> tuple[Place, ...]:
+        """A document's page map (PDF pages or headings, `FileEntry.places`); () without one."""
+        store = self.store()
+        with store.reading(whole=False):
+            entry = store.manifest.by_doc_id(doc_id)
+        return places_from_json(entry.places) if entry is not None else ()
 
     # -- documents from the web UI: uploads, removal, feedback -----------------------------
 

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError, ConfigError
-from chatbot.types import Answer
+from chatbot.types import Answer, where
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -184,7 +184,8 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f"  [{c.n}] {c.file} — {c.title} (chars {c.start_char}-{c.end_char})")
+            place = where(c.page, c.section)
+            print(f"  [{c.n}] {c.file} — {c.title}{f', {place}' if place else ''} (chars {c.start_char}-{c.end_char})")
             print(f"      “{c.quote}”")
     elif answer.related:
         print("\nRelated passages (they do not answer the question):")

@@ -54,3 +54,39 @@ def make_docx(paragraphs: list[str], title: str = "", table: list[list[str]] | N
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def make_paged_pdf(pages: list[list[str]], title: str = "") -> bytes:
+    """A PDF with one page per entry, one text line per string on it (reportlab, Helvetica)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=True)  # invariant: the same bytes every run
+    if title:
+        pdf.setTitle(title)
+    for lines in pages:
+        text = pdf.beginText(72, 770)
+        text.setFont("Helvetica", 11)
+        for line in lines:
+            text.textLine(line)
+        pdf.drawText(text)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def make_sectioned_docx(sections: list[tuple[str, list[str]]], level: int = 1) -> bytes:
+    """A Word file with a heading (style "Heading <level>") and its paragraphs per section; a
+    section with an empty heading has its paragraphs only, in the Normal style."""
+    import docx
+
+    document = docx.Document()
+    for heading, paragraphs in sections:
+        if heading:
+            document.add_heading(heading, level=level)
+        for text in paragraphs:
+            document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

@@ -8,16 +8,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from chatbot.types import Chunk, Citation, Evidence
+from chatbot.types import Chunk, Citation, Evidence, place_at
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def to_citation(n: int, ev: Evidence) -> Citation:
+    """The citation of a span; its page or section is the one its quote starts in."""
     c = ev.chunk
+    place = place_at(c.places, ev.start_char)
     return Citation(
         n=n, file=c.file, title=c.title, chunk_id=c.id, doc_id=c.doc_id,
         start_char=ev.start_char, end_char=ev.end_char, quote=ev.quote,
+        page=place.page if place else None, section=place.section if place else None,
     )
 
 

@@ -105,7 +105,7 @@ def score_row(q: EvalQuestion, ans: Answer, invalid: int, history: list[str] | N
         **_question_fields(q, history), "answer": ans.answer, "refused": ans.refused,
         "confidence": answer_confidence(ans),
         "citations": [{"n": c.n, "file": c.file, "quote": c.quote, "start_char": c.start_char,
-                       "end_char": c.end_char} for c in ans.citations],
+                       "end_char": c.end_char, "page": c.page, "section": c.section} for c in ans.citations],
         "retrieved": retrieved,
         "file_scores": [round(best[f], 4) for f in retrieved],
         "scores": [round(sc.score, 4) for sc in ans.retrieved],

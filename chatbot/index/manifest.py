@@ -45,6 +45,9 @@ class FileEntry:
     chunk_ids: list[str] = field(default_factory=list)
     # where the ingest found it, unresolved (a symlink's own path); "" in older manifests: source
     found_at: str = ""
+    # its page map: [[start, page, section], ...] (`chatbot.types.places_json`), PDF pages or
+    # headings by start offset in its normalized text; None in manifests written before page maps
+    places: list[list[Any]] | None = None
 
     @property
     def found(self) -> str:
@@ -55,6 +58,7 @@ class FileEntry:
 
 
 _FIELDS = [f.name for f in fields(FileEntry)]
+_JSON_FIELDS = ("chunk_ids", "places")  # lists, kept as JSON strings in Chroma's scalar metadata
 
 
 class TrackedFiles(dict[str, FileEntry]):
@@ -191,8 +195,9 @@ class ChromaManifest:
 
     def load(self, stamp: dict[str, Any]) -> Manifest:
         entries = [
-            FileEntry(**{k: meta[k] for k in _FIELDS if k in meta and k != "chunk_ids"},
-                      chunk_ids=json.loads(str(meta["chunk_ids"])))
+            FileEntry(**{k: meta[k] for k in _FIELDS if k in meta and k not in _JSON_FIELDS},
+                      chunk_ids=json.loads(str(meta["chunk_ids"])),
+                      places=json.loads(str(meta["places"])) if meta.get("places") else None)
             for res in self._pages(where={"kind": "file"}, include=["metadatas"])
             for meta in res["metadatas"]
         ]
@@ -209,8 +214,10 @@ class ChromaManifest:
                 ids=[e.doc_id for e in part],
                 embeddings=[[1.0]] * len(part),
                 documents=[texts.pop(e.doc_id, None) or self.text(e.doc_id) for e in part],
-                metadatas=[{**{k: v for k, v in e.to_dict().items() if k != "chunk_ids"},
-                            "chunk_ids": json.dumps(e.chunk_ids), "kind": "file"} for e in part],
+                metadatas=[{**{k: v for k, v in e.to_dict().items() if k not in _JSON_FIELDS},
+                            "chunk_ids": json.dumps(e.chunk_ids), "kind": "file",
+                            **({"places": json.dumps(e.places, ensure_ascii=False)} if e.places is not None else {})}
+                           for e in part],
             )
         keep = {e.doc_id for e in put}
         drop = [e.doc_id for e in gone if e.doc_id not in keep]

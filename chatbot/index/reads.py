@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from chatbot.index.texts import TextFiles
-from chatbot.types import Chunk, ScoredChunk
+from chatbot.types import Chunk, ScoredChunk, places_from_json
 
 T = TypeVar("T")
 
@@ -95,5 +95,5 @@ def chunk_from_record(cid: str, text: str, meta: Any) -> Chunk:
     return Chunk(
         id=cid, doc_id=str(meta["doc_id"]), file=str(meta["file"]), title=str(meta["title"]),
         text=text, start_char=int(meta["start_char"]), end_char=int(meta["end_char"]),
-        lang=str(meta["lang"]), seq=int(meta["seq"]),
+        lang=str(meta["lang"]), seq=int(meta["seq"]), places=places_from_json(meta.get("places")),
     )

@@ -36,7 +36,7 @@ from chatbot.index.store import Store
 from chatbot.index.texts import crc
 from chatbot.ingest.ingestor import Ingestor, Present, doc_id_for
 from chatbot.text.loaders import load_file
-from chatbot.types import LoadedDoc
+from chatbot.types import LoadedDoc, places_from_json
 
 log = logging.getLogger(__name__)
 PAGE = 5000
@@ -277,7 +277,7 @@ def _doc_from_text(store: Store, entry: FileEntry) -> LoadedDoc | None:
     if text is None or len(text) != entry.n_chars:
         return None
     doc = LoadedDoc(source=entry.source, file=entry.file, title=entry.title, text=text, lang=entry.lang,
-                    sha256=entry.sha256)
+                    sha256=entry.sha256, places=places_from_json(entry.places))
     return doc if _quotes_match(store, entry, text) else None
 
 

@@ -29,7 +29,7 @@ from chatbot.index.embeddings import BundledEmbeddings
 from chatbot.index.store import FileEntry, Store
 from chatbot.ingest.discovery import Found, discover, roots_of
 from chatbot.text.chunking import Chunker
-from chatbot.text.loaders import load_file
+from chatbot.text.loaders import PLACED_SUFFIXES, load_file
 from chatbot.types import Chunk, LoadedDoc
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,10 @@ class Ingestor:
     def _prepare(self, item: Found, source: str, max_bytes: int, report: IngestReport) -> _Pending | None:
         old = self.store.manifest.files.get(source)
         try:
-            if (old is not None and old.file == item.display and self.present.whole(old, self.store.remote)
+            # an entry from before page maps is read again once to get its pages or headings: the
+            # text is the same, so its chunks keep their ids and vectors (nothing is embedded)
+            mapped = old is not None and (old.places is not None or item.path.suffix.lower() not in PLACED_SUFFIXES)
+            if (old is not None and mapped and old.file == item.display and self.present.whole(old, self.store.remote)
                     and item.path.stat().st_size <= max_bytes
                     and hashlib.sha256(item.path.read_bytes()).hexdigest() == old.sha256):
                 if old.found_at != str(item.at):
@@ -314,6 +317,7 @@ class Ingestor:
         return FileEntry(
             source=p.doc.source, file=p.doc.file, title=p.doc.title, lang=p.doc.lang, sha256=p.doc.sha256,
             doc_id=p.doc_id, n_chars=len(p.doc.text), chunk_ids=[c.id for c in p.chunks], found_at=p.found_at,
+            places=[[pl.start, pl.page, pl.section] for pl in p.doc.places],
         )
 
     def _remove(self, paths: list[Path], seen: set[str], withdraw: dict[str, str], report: IngestReport) -> None:

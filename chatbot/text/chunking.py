@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tiktoken
 
-from chatbot.types import Chunk, LoadedDoc
+from chatbot.types import Chunk, LoadedDoc, Place, place_at
 
 _TIKTOKEN_URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
@@ -188,6 +188,7 @@ class Chunker:
                 Chunk(
                     id=chunk_id, doc_id=doc_id, file=doc.file, title=doc.title, text=body,
                     start_char=start, end_char=end, lang=doc.lang, seq=len(chunks),
+                    places=places_within(doc.places, start, end),
                 )
             )
             if j >= len(pieces):
@@ -201,6 +202,12 @@ class Chunker:
                 k = j  # the overlap would leave no room for new text: no overlap this time
             i = k
         return chunks
+
+
+def places_within(places: tuple[Place, ...], start: int, end: int) -> tuple[Place, ...]:
+    """The places that apply to text[start:end]: the one in effect at `start`, then those inside."""
+    first = place_at(places, start)
+    return ((first,) if first else ()) + tuple(p for p in places if start < p.start < end)
 
 
 def _chunk_id(source: str, body: str, seen: dict[str, int]) -> str:

@@ -7,18 +7,23 @@ citations quote it at [start_char, end_char).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from chatbot.errors import LoadError
 from chatbot.text.encoding import decode
 from chatbot.text.extract import EXTRACTORS
-from chatbot.types import LoadedDoc
+from chatbot.types import LoadedDoc, Place
 
+log = logging.getLogger(__name__)
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *EXTRACTORS)
+PLACED_SUFFIXES = (*MARKDOWN_SUFFIXES, *EXTRACTORS)  # files whose text has pages or headings
 
 # Zero-width and other invisible characters that break matching and offsets.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -29,13 +34,80 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 def normalize(text: str) -> str:
     """NFC, unix newlines, no invisible or control characters, no trailing spaces."""
+    text = _clean_lines(text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _clean_lines(text: str) -> str:
+    """The line-local part of `normalize`: the same on a text and on its lines taken apart."""
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE)
     text = _CONTROL.sub("", text)
-    lines = [line.rstrip() for line in text.split("\n")]
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def normalize_placed(text: str, places: Sequence[Place]) -> tuple[str, tuple[Place, ...]]:
+    """`normalize(text)`, and `places` (starting at raw offsets of `text`) moved to the offsets
+    of the normalized text, where their first character that is not blank now stands.
+
+    Exact, not estimated: a place must start a line, and the line-local steps of `normalize`
+    (NFC, newlines, invisible characters, trailing spaces) give the same result on a text and on
+    its line-aligned pieces, so a piece's start in the cleaned text is the sum of the cleaned
+    lengths before it; only the collapse of blank lines and the final strip then move it, by
+    what they remove before it. The result is checked against `normalize`; a mismatch drops
+    the places (a citation then has no page) rather than give a wrong one.
+    """
+    marks = sorted({p.start for p in places if 0 < p.start <= len(text) and text[p.start - 1] == "\n"} | {0})
+    pieces = [_clean_lines(text[a:b]) for a, b in zip(marks, [*marks[1:], len(text)])]
+    starts, pos = {}, 0
+    for mark, piece in zip(marks, pieces):
+        starts[mark] = pos
+        pos += len(piece)
+    cleaned = "".join(pieces)
+    runs = [(m.start() + 2, m.end()) for m in re.finditer(r"\n{3,}", cleaned)]  # what the collapse removes
+    collapsed = re.sub(r"\n{3,}", "\n\n", cleaned)
+    lead = len(collapsed) - len(collapsed.lstrip())
+    out = collapsed.strip()
+    if out != normalize(text):
+        log.warning("places dropped: normalizing a text piece by piece did not give its normalized text")
+        return normalize(text), ()
+
+    def moved(p: int) -> int:
+        p -= sum(max(0, min(p, b) - a) for a, b in runs)
+        p = min(max(0, p - lead), len(out))
+        while p < len(out) and out[p].isspace():
+            p += 1
+        return p
+
+    mapped: list[Place] = []
+    for place in sorted((p for p in places if p.start in starts), key=lambda p: p.start):
+        new = replace(place, start=moved(starts[place.start]))
+        if new.start >= len(out):
+            break  # empty pages at the end: no text is on them
+        if mapped and mapped[-1].start == new.start:
+            mapped.pop()  # an empty page or section: the next one starts at the same character
+        if not mapped or (mapped[-1].page, mapped[-1].section) != (new.page, new.section):
+            mapped.append(new)
+    return out, tuple(mapped)
+
+
+_MD_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_MD_FENCE = re.compile(r" {0,3}(```|~~~)")
+
+
+def markdown_sections(text: str) -> tuple[Place, ...]:
+    """The `#` headings of normalized Markdown text, each the section from its line on (not
+    inside fenced code, where `#` starts a comment)."""
+    places, pos, fence = [], 0, ""
+    for line in text.split("\n"):
+        m = _MD_FENCE.match(line)
+        if m and (not fence or m.group(1) == fence):
+            fence = "" if fence else m.group(1)
+        elif not fence and (h := _MD_HEADING.match(line)):
+            places.append(Place(pos, section=" ".join(h.group(2).split())[:200]))
+        pos += len(line) + 1
+    return tuple(places)
 
 
 def detect_lang(text: str) -> str:
@@ -85,15 +157,20 @@ def load_bytes(raw: bytes, source: Path, display_name: str) -> LoadedDoc:
     name = str(source)
     if not raw.strip():
         raise LoadError(name, "empty file")
-    extractor = EXTRACTORS.get(source.suffix.lower())
+    suffix = source.suffix.lower()
+    extractor = EXTRACTORS.get(suffix)
     title = ""
+    places: tuple[Place, ...] = ()
     if extractor is not None:
-        text, title = extractor(raw, name)
+        text, title, raw_places = extractor(raw, name)
+        text, places = normalize_placed(text, raw_places)
     else:
         text = decode(raw, name)
         if _looks_binary(text):
             raise LoadError(name, "binary file (mostly control characters), not text")
-    text = normalize(text)
+        text = normalize(text)
+        if suffix in MARKDOWN_SUFFIXES:
+            places = markdown_sections(text)
     if not text:
         raise LoadError(name, "no text after removing whitespace and control characters")
     return LoadedDoc(
@@ -103,6 +180,7 @@ def load_bytes(raw: bytes, source: Path, display_name: str) -> LoadedDoc:
         text=text,
         lang=detect_lang(text),
         sha256=hashlib.sha256(raw).hexdigest(),
+        places=places,
     )
 
 

@@ -19,7 +19,7 @@ import re
 import time
 from typing import Any
 
-from chatbot.types import Answer, Citation
+from chatbot.types import Answer, Citation, Place, where
 
 MARKER = re.compile(r"\[(\d+)\]")
 DOC_WINDOW = 200_000  # characters shown around a citation in very long documents
@@ -113,12 +113,18 @@ def streaming_html(partial: str) -> str:
     return f'<div class="msg-a streaming">{_esc(partial)}<span class="cursor">▍</span></div>'
 
 
+def _where(c: dict[str, Any]) -> str:
+    """ "p. 3" or the section, as HTML beside a citation's title; "" when the file has neither."""
+    label = where(c.get("page"), c.get("section"))
+    return f' <span class="where">· {html.escape(label)}</span>' if label else ""
+
+
 def _cite_block(c: dict[str, Any], turn: int, kind: str) -> str:
     label = f"[{c['n']}]" if kind == "c" else "related"
     return (
         f'<div class="cite {"source" if kind == "c" else "related"}" data-ref="{turn}:{kind}:{c["n"]}" '
         f'role="button" tabindex="0">'
-        f'<div class="cite-head"><b>{label}</b> {html.escape(c["file"])} — {html.escape(c["title"])} '
+        f'<div class="cite-head"><b>{label}</b> {html.escape(c["file"])} — {html.escape(c["title"])}{_where(c)} '
         f'<span class="span">chars {c["start_char"]}–{c["end_char"]}</span></div>'
         f"<blockquote>{html.escape(c['quote'])}</blockquote></div>"
     )
@@ -153,21 +159,33 @@ def find_cited(turns: list[dict[str, Any]], ref: str) -> dict[str, Any] | None:
     return next((c for c in items if str(c["n"]) == n), None)
 
 
-def document_html(c: dict[str, Any], text: str, ref: str, kind: str) -> str:
-    """The cited document with [start_char, end_char) in a <mark>; split first, then escape."""
+def page_bounds(places: tuple[Place, ...], page: object, n_chars: int) -> tuple[int, int] | None:
+    """[start, end) of a PDF page in its file's normalized text; None when the map lacks it."""
+    start = next((p.start for p in places if page and p.page == page), None)
+    if start is None:
+        return None
+    return start, next((p.start for p in places if p.start > start), n_chars)
+
+
+def document_html(c: dict[str, Any], text: str, ref: str, kind: str, places: tuple[Place, ...] = ()) -> str:
+    """The cited document with [start_char, end_char) in a <mark>; split first, then escape.
+    A PDF citation with a page map opens at its page: that page's text (and all of the quote)."""
     start, end = int(c["start_char"]), int(c["end_char"])
     lo, hi = 0, len(text)
-    if len(text) > DOC_WINDOW:  # very long documents: a window around the passage
+    page = page_bounds(places, c.get("page"), len(text))
+    if page is not None:
+        lo, hi = min(page[0], start), max(page[1], end)
+    elif len(text) > DOC_WINDOW:  # very long documents: a window around the passage
         lo, hi = max(0, start - DOC_WINDOW // 2), min(len(text), end + DOC_WINDOW // 2)
     before, span, after = text[lo:start], text[start:end], text[end:hi]
     cls = "focus source-mark" if kind == "c" else "focus related-mark"
     label = f"[{c['n']}]" if kind == "c" else "related passage"
     return (
         f'<div class="docview-head"><b>{html.escape(label)}</b> {html.escape(c["file"])} — '
-        f'{html.escape(c["title"])} <span class="span">chars {start}–{end}</span></div>'
-        f'<div class="doc-text">{"… " if lo else ""}{html.escape(before)}'
+        f'{html.escape(c["title"])}{_where(c)} <span class="span">chars {start}–{end}</span></div>'
+        f'<div class="doc-text">{"… " if lo and page is None else ""}{html.escape(before)}'
         f'<mark class="{cls}" data-for="{html.escape(ref)}">{html.escape(span)}</mark>'
-        f'{html.escape(after)}{" …" if hi < len(text) else ""}</div>'
+        f'{html.escape(after)}{" …" if hi < len(text) and page is None else ""}</div>'
     )
 
 
@@ -189,7 +207,9 @@ def export_markdown(turns: list[dict[str, Any]]) -> str:
             out.append("Sources:\n")
             for c in record["citations"]:
                 quote = " ".join(c["quote"].split())
-                out.append(f"- [{c['n']}] `{c['file']}` — {c['title']} (chars {c['start_char']}–{c['end_char']})\n"
+                place = where(c.get("page"), c.get("section"))
+                out.append(f"- [{c['n']}] `{c['file']}` — {c['title']}{f', {place}' if place else ''} "
+                           f"(chars {c['start_char']}–{c['end_char']})\n"
                            f"  > {quote}\n")
         if record.get("related"):
             out.append("Related passages (not support):\n")

@@ -156,9 +156,10 @@ class ChatUI:
             return "<p class='meta'>That source is not part of this conversation.</p>"
         try:
             text = self.bot.document_text(c["doc_id"])
+            places = self.bot.document_places(c["doc_id"]) if c.get("page") else ()
         except (OSError, ChatbotError):
             return f"<p class='meta'>{r.html.escape(c['file'])} is no longer in the index.</p>"
-        return r.document_html(c, text, ref, ref.split(":")[1])
+        return r.document_html(c, text, ref, ref.split(":")[1], places)
 
     # -- feedback ------------------------------------------------------------------------
 
@@ -225,7 +226,7 @@ class ChatUI:
 
     def api_ask(self, question: str, k: int = 0) -> dict[str, Any]:
         """Answer one question: `{answer, refused, citations: [{n, file, title, chunk_id,
-        start_char, end_char, quote}], retrieved, latency_ms, mode, notice, related, prompt,
+        start_char, end_char, quote, page, section}], retrieved, latency_ms, mode, notice, related, prompt,
         question}`; `k` is the number of passages to read (0: the server's default)."""
         try:
             answer = self.bot.ask(str(question or ""), k=min(max(int(k), 1), 50) if k else None)
