@@ -18,8 +18,8 @@ from pydantic import ConfigDict, Field
 
 from chatbot.types import ScoredChunk
 
-# Keys every Document carries, filled where the chunk knows them: a chunk records `page` (PDF) or
-# `section` (the enclosing heading) once the loaders keep them; until then they are None.
+# Keys every Document carries: the PDF `page` (1-based) or the `section` (enclosing heading) the
+# chunk starts in, from the loaders' page map; None for plain text and for indexes built before it.
 LOCATION_KEYS = ("page", "section")
 
 
