@@ -76,7 +76,7 @@ class Tally:
         fr = self.refused_answerable / max(self.answerable, 1)
         rr = f"{self.refused_unanswerable / self.unanswerable:.3f}" if self.unanswerable else "–"
         prec = self.cited_gold / max(self.cited, 1)
-        return f"{acc:.3f} | {fr:.3f} | {rr} | {prec:.3f}"
+        return f"{acc:.3f} / {fr:.3f} / {rr} / {prec:.3f}"
 
 
 def retrieved(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings, reuse: bool,
