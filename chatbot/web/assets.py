@@ -9,16 +9,20 @@ from __future__ import annotations
 
 CSS = """
 /* Colours come from Gradio's theme variables, which switch with its dark mode (the class `dark`
-   on <body>); the few colours of our own have a dark twin below. Contrast meets WCAG AA in both. */
-.msg-a .cite-ref { color: var(--link-text-color, #1d4ed8); font-weight: 600; cursor: pointer; text-decoration: none;
+   on <body>); the few colours of our own have a dark twin below. Contrast meets WCAG AA in both
+   (axe-core checks it): Gradio's own "subdued" grey and its 0.8 opacity on chat text do not. */
+:root { --cb-muted: #4b5563; }
+.dark { --cb-muted: #d1d5db; --color-accent: #f97316; }
+#chat .message-content .prose { opacity: 1; }
+.msg-a .cite-ref { color: #1e40af; font-weight: 600; cursor: pointer; text-decoration: none;
   padding: 0 1px; border-radius: 3px; }
 .msg-a .cite-ref:hover, .msg-a .cite-ref:focus-visible { background: var(--color-accent-soft); text-decoration: underline; }
 .msg-a .cite-ref:focus-visible, .copy-answer:focus-visible, .example-q:focus-visible, .docview-close:focus-visible {
   outline: 2px solid var(--color-accent); outline-offset: 1px; }
 .msg-sources { margin-top: 6px; font-size: 0.9em; }
 .msg-sources .cite-chip { margin-right: 8px; }
-.msg-meta { display: block; margin-top: 4px; color: var(--body-text-color-subdued); font-size: 0.8em; }
-.copy-answer { font-size: 0.8em; color: var(--body-text-color-subdued); cursor: pointer; text-decoration: underline; }
+.msg-meta { display: block; margin-top: 4px; color: var(--cb-muted); font-size: 0.8em; }
+.copy-answer { font-size: 0.8em; color: var(--cb-muted); cursor: pointer; text-decoration: underline; }
 .copy-text { display: none; }
 .msg-notice { margin-top: 6px; color: #92400e; }
 .msg-a.refusal { border-left: 4px solid #dc2626; padding-left: 8px; color: var(--body-text-color); }
@@ -27,10 +31,10 @@ CSS = """
 .msg-a.error { color: #b91c1c; }
 .cite { border-left: 4px solid #2563eb; padding: 4px 10px; margin: 8px 0; cursor: pointer; color: var(--body-text-color); }
 .cite:hover { background: var(--background-fill-secondary); }
-.cite.related { border-left: 4px dashed #9ca3af; color: var(--body-text-color-subdued); background: var(--background-fill-secondary); }
-.related-head { color: var(--body-text-color-subdued); }
+.cite.related { border-left: 4px dashed #9ca3af; color: var(--cb-muted); background: var(--background-fill-secondary); }
+.related-head { color: var(--cb-muted); }
 .cite blockquote { margin: 4px 0; white-space: pre-wrap; color: inherit; }
-.cite .span, .meta, .docview-head .span { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.cite .span, .meta, .docview-head .span { color: var(--cb-muted); font-size: 0.85em; }
 .mode-badge { background: var(--background-fill-secondary); color: var(--body-text-color); padding: 4px 8px;
   border-radius: 6px; display: inline-block; border: 1px solid var(--border-color-primary); }
 .lang-label { font-size: 0.75em; font-weight: 600; padding: 0 6px; border-radius: 8px; margin-left: 4px;
@@ -45,6 +49,7 @@ CSS = """
 #docview mark.source-mark { background: #fde047; color: #111827; padding: 1px 0; }
 #docview mark.related-mark { background: #e5e7eb; color: #111827; outline: 1px dashed #6b7280; }
 .docview-close { display: none; }
+#upload-status.stale { display: none; }
 #corpus { font-size: 0.92em; }
 #corpus .corpus-docs { margin: 4px 0 8px 1.2em; padding: 0; color: var(--body-text-color); }
 .example-q { display: inline-block; margin: 4px 6px 4px 0; padding: 6px 10px; border-radius: 16px; cursor: pointer;
@@ -64,14 +69,14 @@ CSS = """
 .dark #docview mark.source-mark { background: #854d0e; color: #fefce8; }
 .dark #docview mark.related-mark { background: #374151; color: #f9fafb; outline-color: #9ca3af; }
 .dark #scope-line .scope-on { background: #1e3a8a; color: #dbeafe; }
-/* a phone: the document opens over the chat, with a button back to the answer */
-@media (max-width: 720px) {
-  body.doc-open #docview { position: fixed; inset: 0; z-index: 1000; overflow-y: auto; padding: 12px;
-    background: var(--background-fill-primary); }
-  body.doc-open #docview .doc-text { max-height: none; }
-  body.doc-open .docview-close { display: block; margin-bottom: 8px; }
-  body:not(.doc-open) #docview { display: none; }
-}
+/* a phone (the script sets `narrow` on <body> below 720 px; Gradio scopes rules inside @media
+   to its container, where <body> is not): the document opens over the chat, with a button back */
+/* (!important: Gradio's scoped copy of every rule is more specific than these body-level ones) */
+body.narrow.doc-open #docview { position: fixed !important; inset: 0; z-index: 1000; overflow-y: auto !important; padding: 12px;
+  margin: 0; background: var(--background-fill-primary); }
+body.narrow.doc-open #docview .doc-text { max-height: none !important; }
+body.narrow.doc-open #docview .docview-close { display: block !important; margin-bottom: 8px; }
+body.narrow:not(.doc-open) #docview { display: none !important; }
 .docview-close { padding: 6px 12px; border-radius: 6px; border: 1px solid var(--border-color-primary);
   background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color); cursor: pointer; }
 """
@@ -83,6 +88,9 @@ PAGE_JS = r"""
   if (window.__citeHandler) return;
   window.__citeHandler = true;
   const narrow = () => window.matchMedia('(max-width: 720px)').matches;
+  const mark = () => document.body.classList.toggle('narrow', narrow());
+  mark();
+  window.addEventListener('resize', mark);
   let from = null;  // the [n] or source card that opened the document: the close button returns to it
   const open = (ref) => {
     const box = document.querySelector('#cite-target textarea, #cite-target input');
@@ -169,6 +177,20 @@ PAGE_JS = r"""
     ev.stopPropagation();
     from = t.closest('[data-ref], .cite-ref');
     open(ref);
+  }, true);
+  // a new choice of files: the last upload's status line goes (Gradio refuses some files in the
+  // browser, with a toast, and never calls the server; the old line would stay), and comes back
+  // with the server's next word on the upload
+  document.addEventListener('change', (ev) => {
+    if (!ev.target.closest || !ev.target.closest('#upload')) return;
+    const status = document.querySelector('#upload-status');
+    if (!status) return;
+    status.classList.add('stale');
+    if (!status.__watched) {
+      status.__watched = true;
+      new MutationObserver(() => status.classList.remove('stale'))
+        .observe(status, { subtree: true, childList: true, characterData: true });
+    }
   }, true);
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && document.body.classList.contains('doc-open')) { closeDoc(); return; }

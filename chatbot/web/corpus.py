@@ -19,7 +19,7 @@ from chatbot.errors import ChatbotError
 log = logging.getLogger(__name__)
 MAX_EXAMPLES = 4
 MAX_TRIED = 8  # documents tried for examples, largest first, the languages taken in turn
-MAX_TITLE = 80  # characters of a title used in a question
+MAX_TITLE = 100  # characters of a title used in a question
 LANG_NAMES = {"zh": "Chinese", "en": "English"}
 
 

@@ -199,7 +199,8 @@ def document_html(c: dict[str, Any], text: str, ref: str, kind: str, question: s
         f'and return to the answer">✕ Back to the answer</button><b>{html.escape(label)}</b> '
         f'<span class="doc-title" title="{html.escape(c["file"], quote=True)}">{html.escape(c["title"])}</span>'
         f'{lang_label(span, question)} <span class="span">{html.escape(c["file"])} · chars {start}–{end}</span></div>'
-        f'<div class="doc-text">{"… " if lo else ""}{html.escape(before)}'
+        f'<div class="doc-text" tabindex="0" role="region" aria-label="Text of the cited document">'
+        f'{"… " if lo else ""}{html.escape(before)}'
         f'<mark class="{cls}" data-for="{html.escape(ref)}">{_quote_html(span, question)}</mark>'
         f'{html.escape(after)}{" …" if hi < len(text) else ""}</div>'
     )

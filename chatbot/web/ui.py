@@ -38,8 +38,18 @@ INTRO = (
     "Ask in English or Chinese. Answers quote the documents and cite each quote **[n]**: click it to "
     "open the passage. **Extractive mode** picks sentences; it does not paraphrase or reason across them."
 )
-# System fonts only: the default theme would fetch web fonts, which fails offline.
-THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+# System fonts only: the default theme would fetch web fonts, which fails offline. The colours
+# changed from the default are the ones whose text failed WCAG AA contrast (axe-core, issue 30):
+# white on orange-500 and on red-500 buttons, light-grey placeholders and "subdued" text.
+THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]).set(
+    button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+    button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
+    button_cancel_background_fill="#b91c1c", button_cancel_background_fill_hover="#991b1b",
+    button_cancel_background_fill_dark="#b91c1c", button_cancel_background_fill_hover_dark="#991b1b",
+    input_placeholder_color="*neutral_500", input_placeholder_color_dark="*neutral_400",
+    body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300",
+    color_accent="*primary_700",  # the selected tab's text (the stylesheet keeps orange-500 in dark mode)
+)
 STREAM_STEPS = 30  # an extractive answer arrives in about this many pieces
 STREAM_DELAY_S = 0.025
 ANSWER_CONCURRENCY = 4  # answers computed at once (chat and API share it); the rest wait in the queue
