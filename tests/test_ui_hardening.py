@@ -177,7 +177,7 @@ def test_upload_event_deletes_its_temp_file_and_exports_stay_in_the_data_dir(ope
     assert not Path(tmp).exists(), "the upload's temp copy goes once it is handled"
 
     asked = call_event(c, event_index(config, "ask", "click"),  # type: ignore[arg-type]
-                       ["How many megawatts does the Zorblat reactor produce?", [], None, "extractive", 6])
+                       ["How many megawatts does the Zorblat reactor produce?", [], None, "extractive", 6, None])
     export = next(d["value"]["path"] for d in asked["output"]["data"] if isinstance(d, dict) and "value" in d)
     assert Path(export).is_relative_to(cache) and "40 megawatts" in Path(export).read_text(encoding="utf-8")
 
@@ -188,7 +188,7 @@ def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[st
     config = c.get("/config").json()
     tmp = Path(upload(c, "pending.md", FACT).json()[0])  # an upload no event picked up (yet)
     asked = call_event(c, event_index(config, "ask", "click"),  # type: ignore[arg-type]
-                       ["Which enterprises received medals?", [], None, "extractive", 6])
+                       ["Which enterprises received medals?", [], None, "extractive", 6, None])
     export = Path(next(d["value"]["path"] for d in asked["output"]["data"] if isinstance(d, dict) and "value" in d))
     c.close()
     assert tmp.exists() and export.exists()

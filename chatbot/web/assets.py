@@ -51,6 +51,7 @@ CSS = """
 .docview-close { display: none; }
 #upload-status.stale { display: none; }
 #corpus { font-size: 0.92em; }
+body:has(#chat .msg-q) #corpus { display: none !important; }  /* the first screen, until the first question */
 #corpus .corpus-docs { margin: 4px 0 8px 1.2em; padding: 0; color: var(--body-text-color); }
 .example-q { display: inline-block; margin: 4px 6px 4px 0; padding: 6px 10px; border-radius: 16px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);

@@ -56,7 +56,7 @@ class Conversations:
     def open(self, chat_id: str | None, browser_id: str, request: gr.Request) -> tuple[Any, ...]:
         data = self.store.load(self.owner(browser_id, request), chat_id or "")
         if data is None:
-            return (gr.skip(),) * 8 + ("That conversation is not saved here.",)
+            return (gr.skip(),) * 7 + ("That conversation is not saved here.",)
         turns = [t for t in data.get("turns", []) if not t.get("pending")]
         chat: list[dict[str, Any]] = []
         for i, t in enumerate(turns):
@@ -65,7 +65,7 @@ class Conversations:
                          "content": r.error_html(t["error"]) if "error" in t else r.answer_html(t, i)})
         last = len(turns) - 1
         return (chat, turns, chat_id, data.get("scope") or [], r.sources_html(turns[-1] if turns else None, last),
-                "", gr.update(visible=not turns), data.get("title", ""), f"Opened “{data.get('title', '')}”.")
+                "", data.get("title", ""), f"Opened “{data.get('title', '')}”.")
 
     def rename(self, chat_id: str | None, title: str, browser_id: str, request: gr.Request) -> tuple[Any, Any]:
         owner = self.owner(browser_id, request)
@@ -100,7 +100,7 @@ def make_app(bot: Chatbot) -> gr.Blocks:
                                       feedback_options=("Like", "Dislike"), buttons=[])
                     scope = gr.Dropdown(label="Ask only these documents (none picked: all of them)", choices=[],
                                         multiselect=True, elem_id="scope")
-                    scope_line = gr.HTML("", elem_id="scope-line")
+                    scope_line = gr.HTML(sc.ALL, elem_id="scope-line")
                     with gr.Row():
                         box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
                                          elem_id="question", lines=1, scale=5)
@@ -159,21 +159,15 @@ def make_app(bot: Chatbot) -> gr.Blocks:
         private: dict[str, Any] = {"api_visibility": "private"}
         answer_outputs = [box, chat, turns, sources, export, docview]
         saved = [turns, chat_id, scope, browser_id]
-        asks = []
         for trigger in (box.submit, send.click):
-            ev = trigger(lambda: gr.update(visible=False), None, first, **private).then(
-                ui.respond, [box, chat, turns, mode, k, scope], answer_outputs,
-                concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers", **private)
-            asks.append(ev)
-            ev.then(convs.save, saved, [chat_id, chat_list], **private)
-        again = []
-        for button in (regen, edit):
-            popped = button.click(ui.pop_last, [chat, turns], [box, chat, turns], **private)
-            again.append(popped)
-        regen_ev = again[0].then(ui.respond, [box, chat, turns, mode, k, scope], answer_outputs,
-                                 concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers", **private)
-        regen_ev.then(convs.save, saved, [chat_id, chat_list], **private)
-        stop.click(ui.stopped, [chat, turns], chat, cancels=[*asks, regen_ev], **private)
+            trigger(ui.respond, [box, chat, turns, mode, k, scope], answer_outputs, concurrency_limit=ANSWER_CONCURRENCY,
+                    concurrency_id="answers", **private).then(convs.save, saved, [chat_id, chat_list], **private)
+        # both take the last question back into the box; regenerate asks it again at once
+        edit.click(ui.pop_last, [chat, turns], [box, chat, turns], **private)
+        regen.click(ui.pop_last, [chat, turns], [box, chat, turns], **private).then(
+            ui.respond, [box, chat, turns, mode, k, scope], answer_outputs, concurrency_limit=ANSWER_CONCURRENCY,
+            concurrency_id="answers", **private).then(convs.save, saved, [chat_id, chat_list], **private)
+        stop.click(ui.stop, None, None, concurrency_limit=None, **private)
         cite_open.click(ui.open_citation, [cite_target, turns], docview, **private)
         chat.like(ui.like, [comment, turns], [fb_status, rated], **private)
         save_comment.click(ui.comment, [comment, rated, turns], [fb_status, comment], **private)
@@ -182,13 +176,13 @@ def make_app(bot: Chatbot) -> gr.Blocks:
 
         def fresh() -> tuple[Any, ...]:
             return ([], [], r.sources_html(None, 0), "", gr.DownloadButton(value=None, interactive=False), "", [],
-                    gr.update(visible=True, value=ui.first_screen()), None)
+                    ui.first_screen(), None)
 
         fresh_outputs = [chat, turns, sources, docview, export, chat_id, scope, first, rated]
         clear.click(fresh, None, fresh_outputs, **private)
         chat.clear(fresh, None, fresh_outputs, **private)
         open_chat.click(convs.open, [chat_list, browser_id],
-                        [chat, turns, chat_id, scope, sources, docview, first, chat_name, chats_status], **private)
+                        [chat, turns, chat_id, scope, sources, docview, chat_name, chats_status], **private)
         rename_chat.click(convs.rename, [chat_list, chat_name, browser_id], [chats_status, chat_list], **private)
         delete_chat.click(convs.delete, [chat_list, browser_id], [chats_status, chat_list], **private)
         doc_outputs = [table, pick, scope]
@@ -198,7 +192,7 @@ def make_app(bot: Chatbot) -> gr.Blocks:
             remove.click(ui.remove, pick, [remove_status, *doc_outputs], concurrency_limit=1,
                          concurrency_id="documents", **private)
         demo.load(ui.doc_table, None, doc_outputs, **private)  # first: tests find the document choices here
-        demo.load(lambda: (ui.first_screen(), sc.scope_html(None, ui.entries())), None, [first, scope_line], **private)
+        demo.load(ui.first_screen, None, first, **private)
         demo.load(convs.start, browser_id, [browser_id, chat_list], **private)
         gr.api(ui.api_ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answers")
     return demo

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 BATCH = "batch:"  # a choice's value that stands for an upload batch: "batch:ID,ID,..."
+ALL = '<span class="scope-all">Asking all documents.</span>'
 
 
 def choices(entries: Sequence[Any], batches: Sequence[tuple[str, list[str]]]) -> list[tuple[str, str]]:
@@ -36,7 +37,7 @@ def doc_ids(values: Sequence[str] | None) -> list[str] | None:
 def scope_html(values: Sequence[str] | None, entries: Sequence[Any]) -> str:
     ids = doc_ids(values)
     if ids is None:
-        return f'<span class="scope-all">Asking all {len(entries)} documents.</span>'
+        return ALL
     by_id = {e.doc_id: e for e in entries}
     names = [html.escape(by_id[i].title[:60]) if i in by_id else "(removed document)" for i in ids]
     return (f'<span class="scope-on">Asking only {len(ids)} document{"" if len(ids) == 1 else "s"}:</span> '

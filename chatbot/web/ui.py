@@ -77,16 +77,20 @@ class ChatUI:
         self.modes = ["extractive", "llm"] if bot.llm is not None else ["extractive"]
         self.examples = corpus.Examples(lambda q: bot.ask(q, mode="extractive"))
         self.batches: list[tuple[str, list[str]]] = []  # upload batches of this server, newest first
+        self.stopping: set[str] = set()  # sessions whose answer in progress is to stop
 
     # -- answering ------------------------------------------------------------------------
 
     def respond(
         self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, Any]], mode: str, k: float,
-        scope: list[str] | None = None,
+        scope: list[str] | None = None, request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Answer `message`, streaming it into the chat. `scope`: the picked documents or upload
         batches (`scope.doc_ids`); the turn keeps it. Until the answer is complete the turn is a
-        pending record, so a stopped answer leaves a turn that says so."""
+        pending record. The stop button asks this session's answer to stop (`stop`): it then
+        ends with a message that says so, between two pieces of the stream."""
+        session = getattr(request, "session_hash", None) or ""
+        self.stopping.discard(session)
         chat, turns = list(chat or []), list(turns or [])
         message = (message or "").strip()
         if not message:
@@ -103,6 +107,9 @@ class ChatUI:
             if mode == "llm" and self.bot.llm is not None:
                 answer = None
                 for partial, answer in self._ask_streaming(message, history, int(k), ids):
+                    if session in self.stopping:
+                        yield from self._stop_here(chat, turns, session)
+                        return
                     if answer is None:
                         chat[-1] = {"role": "assistant", "content": r.streaming_html(partial)}
                         yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
@@ -120,6 +127,9 @@ class ChatUI:
             pieces = r.answer_pieces(record, turn)
             step = max(1, len(pieces) // STREAM_STEPS)
             for i in range(step, len(pieces), step):
+                if session in self.stopping:
+                    yield from self._stop_here(chat, turns, session)
+                    return
                 chat[-1] = {"role": "assistant", "content": r.answer_html(record, turn, "".join(pieces[:i]), done=False)}
                 yield "", chat, turns, gr.skip(), gr.skip(), gr.skip()
                 time.sleep(STREAM_DELAY_S)
@@ -127,13 +137,16 @@ class ChatUI:
         chat[-1] = {"role": "assistant", "content": r.answer_html(record, turn)}
         yield "", chat, turns, r.sources_html(record, turn), self._export(turns), ""
 
-    def stopped(self, chat: list[dict[str, Any]], turns: list[dict[str, Any]]) -> Any:
-        """The stop button: the unfinished answer says it was stopped."""
-        chat = list(chat or [])
-        if turns and turns[-1].get("pending") and chat:
-            chat[-1] = {"role": "assistant", "content": r.error_html(STOPPED)}
-            return chat
-        return gr.skip()
+    def stop(self, request: gr.Request) -> None:
+        """The stop button: the session's answer in progress stops at its next piece."""
+        if request is not None and request.session_hash:
+            self.stopping.add(request.session_hash)
+
+    def _stop_here(self, chat: list[dict[str, Any]], turns: list[dict[str, Any]], session: str) -> Iterator[tuple[Any, ...]]:
+        self.stopping.discard(session)
+        chat[-1] = {"role": "assistant", "content": r.error_html(STOPPED)}
+        turns[-1] = {k: v for k, v in turns[-1].items() if k != "pending"}
+        yield "", chat, turns, gr.skip(), self._export(turns), gr.skip()
 
     def pop_last(self, chat: list[dict[str, Any]], turns: list[dict[str, Any]]) -> tuple[Any, ...]:
         """Take the last question back (to regenerate its answer, or to edit and send it again):
