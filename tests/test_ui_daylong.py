@@ -82,6 +82,12 @@ def ask(page: Any, question: str, n_answers: int) -> Any:
     return done.nth(n_answers - 1)
 
 
+def shot(page: Any, name: str) -> None:
+    """A full-page screenshot in test-artifacts/ (docs/web-ui.md shows the desktop ones)."""
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(ARTIFACTS / f"daylong-{name}.png"), full_page=True)
+
+
 def manifest(server: Server) -> list[dict[str, Any]]:
     return list(json.loads((server.data_dir / "manifest.json").read_text(encoding="utf-8"))["files"].values())
 
@@ -131,7 +137,7 @@ def test_first_screen_to_answer_copy_citation_and_refusal(browser: Any, server: 
     assert 3 <= examples.count() <= 4
     asked = [examples.nth(i).get_attribute("data-q") or "" for i in range(examples.count())]
     assert all(any(d["title"][:30] in q for d in docs) for q in asked), asked  # each names a document of the index
-    page.screenshot(path=str(ARTIFACTS / f"daylong-first-{scheme}-{size}.png"))
+    shot(page, f"first-{scheme}-{size}")
     examples.first.click()
     answer = page.locator("#chat .msg-a:has(.msg-meta)").first
     answer.wait_for(timeout=60_000)
@@ -166,6 +172,8 @@ def test_first_screen_to_answer_copy_citation_and_refusal(browser: Any, server: 
         assert abs(page.evaluate("window.scrollY") - y_before) < 50, "the window must not jump to the pane"
         page.wait_for_function("""() => { const r = document.querySelector('#docview mark').getBoundingClientRect();
             return r.top >= 0 && r.bottom <= window.innerHeight; }""", timeout=10_000)
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(ARTIFACTS / f"daylong-drawer-{scheme}.png"))  # the drawer, as a phone shows it
         close = page.locator("#docview .docview-close")
         assert close.is_visible()
         close.click()
@@ -188,10 +196,11 @@ def test_first_screen_to_answer_copy_citation_and_refusal(browser: Any, server: 
     refusal = ask(page, OFF_TOPIC, 2)
     assert "Not answered from the documents" in refusal.inner_text()
     assert contrast(page, "#chat .msg-a.refusal") >= 4.5 and contrast(page, "#chat .refusal-label") >= 4.5
+    shot(page, f"refusal-{scheme}-{size}")
     answer.locator("a.cite-ref").first.click()
     page.locator("#docview mark.source-mark").wait_for(timeout=15_000)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(ARTIFACTS / f"daylong-answer-{scheme}-{size}.png"))
+    shot(page, f"answer-{scheme}-{size}")
     # accessibility: an answer, an open citation and a refusal on the page
     found = serious_violations(page)
     assert not found, "\n".join(found)
@@ -230,7 +239,7 @@ def test_scope_feedback_streaming_glosses_stop_edit_and_saved_chats(browser: Any
     related = page.locator("#sources .cite span[title]").all()
     assert files <= {bearing["file"]} and all(s.get_attribute("title") == bearing["file"] for s in related), files
     assert scoped.is_visible()
-    page.screenshot(path=str(ARTIFACTS / f"daylong-scoped-{scheme}-{size}.png"))
+    shot(page, f"scoped-{scheme}-{size}")
     page.locator("#scope .token-remove, #scope button[aria-label*='Remove'], #scope .remove-all").first.click()
     page.locator("#scope-line").get_by_text("Asking all").wait_for(timeout=10_000)
 

@@ -113,7 +113,7 @@ def make_app(bot: Chatbot) -> gr.Blocks:
                                                    interactive=False, elem_id="export", size="sm")
                         clear = gr.Button("New conversation", elem_id="clear", size="sm")
                     with gr.Row():
-                        comment = gr.Textbox(placeholder="Optional comment on your rating (👍/👎 under an answer)",
+                        comment = gr.Textbox(placeholder="Optional comment on your rating (the thumbs under an answer)",
                                              show_label=False, elem_id="fb-comment", scale=4)
                         save_comment = gr.Button("Save comment", elem_id="fb-save", size="sm", scale=1)
                     fb_status = gr.Markdown("", elem_id="fb-status")

@@ -238,7 +238,7 @@ class ChatUI:
     def comment(self, text: str, rated: dict[str, Any] | None, turns: list[dict[str, Any]]) -> tuple[str, Any]:
         """Save the comment box with the last rating given (it replaces that rating's line)."""
         if not rated or rated.get("turn", 0) >= len(turns or []):
-            return "Rate an answer first with 👍 or 👎 under it; the comment is saved with the rating.", gr.skip()
+            return "Rate an answer first with a thumb under it; the comment is saved with the rating.", gr.skip()
         record = turns[rated["turn"]]
         record_feedback(self.bot.feedback_path, record, rated["rating"], text or "",
                         answer_id=record.get("id") or f"t{rated['turn']}")
