@@ -76,6 +76,8 @@ body:has(#chat .msg-q) #corpus { display: none !important; }  /* the first scree
 body.narrow.doc-open #docview { position: fixed !important; inset: 0; z-index: 1000; overflow-y: auto !important; padding: 12px;
   margin: 0; background: var(--background-fill-primary); }
 body.narrow.doc-open #docview .doc-text { max-height: none !important; }
+body.narrow.doc-open #docview .docview-head { position: sticky; top: -12px; z-index: 1; padding: 8px 0;
+  background: var(--background-fill-primary); }
 body.narrow.doc-open #docview .docview-close { display: block !important; margin-bottom: 8px; }
 body.narrow:not(.doc-open) #docview { display: none !important; }
 .docview-close { padding: 6px 12px; border-radius: 6px; border: 1px solid var(--border-color-primary);
