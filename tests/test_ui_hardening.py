@@ -199,7 +199,7 @@ def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[st
 
 def test_a_cache_too_small_for_one_upload_is_refused_at_start(
         seeded_data_dir: Path, embeddings: BundledEmbeddings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatbot.web.ui import serve
+    from chatbot.web.page import serve
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(seeded_data_dir.parent / "unused"))  # restored after the test
     settings = Settings(data_dir=seeded_data_dir, max_file_mb=20, upload_cache_mb=10, _env_file=None)  # type: ignore[call-arg]
