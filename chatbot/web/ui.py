@@ -1,14 +1,14 @@
-"""The Gradio web chat and its HTTP API. It calls `Chatbot` only; markup comes from `ui_render`.
+"""The web chat's handlers and its HTTP API. They call `Chatbot` only; markup comes from `render`,
+the page's layout and wiring, and `serve`, from `page`.
 
 Per browser session (gr.State): the turns of the conversation (one record per question). The
-`[n]` markers and source cards carry a ref (see `ui_render`); the page script (`ui_assets`)
-puts it in a hidden textbox and presses a hidden button, the server answers with the document,
-and the script scrolls the highlighted passage into view. `api_name="ask"` is the stable HTTP
-API. The chat's own events are left out of the API docs (`api_visibility="private"`), but
-Gradio still runs any event of the page for a client that names it by number (`fn_index`):
-whoever can open the page can call them over HTTP. So document upload and removal exist only
-when `CHATBOT_ALLOW_UPLOADS` is true. `serve` keeps Gradio's temporary files under the data
-dir (`ui_temp`) and puts `ui_guard` in front of every request.
+`[n]` markers and source cards carry a ref (see `render`); the page script (`assets`) puts it
+in a hidden textbox and presses a hidden button, the server answers with the document, and the
+script scrolls the highlighted passage into view. `api_name="ask"` is the stable HTTP API. The
+chat's own events are left out of the API docs (`api_visibility="private"`), but Gradio still
+runs any event of the page for a client that names it by number (`fn_index`): whoever can open
+the page can call them over HTTP. So document upload and removal exist only when
+`CHATBOT_ALLOW_UPLOADS` is true.
 """
 
 from __future__ import annotations
