@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,7 +177,10 @@ class Chatbot:
             retriever = self.retriever
 
             def retrieve(inputs: dict[str, Any]) -> Retrieval:
-                return retriever.retrieve(inputs["standalone"], inputs["k"], asked=inputs["question"])
+                if inputs.get("doc_ids") is None:
+                    return retriever.retrieve(inputs["standalone"], inputs["k"], asked=inputs["question"])
+                return retriever.retrieve(inputs["standalone"], inputs["k"], asked=inputs["question"],
+                                          doc_ids=inputs["doc_ids"])
 
             self._chain = RunnablePassthrough.assign(found=RunnableLambda(retrieve)) | RunnableLambda(
                 self._answer_step
@@ -231,12 +234,14 @@ class Chatbot:
         k: int | None = None,
         mode: str | None = None,
         on_token: Callable[[str], None] | None = None,
+        doc_ids: Collection[str] | None = None,
     ) -> Answer:
         """Answer one question.
 
         `history` holds the earlier user questions of the conversation (for follow-ups);
         `mode` picks "extractive" for this question even when LLM mode is configured;
-        `on_token` receives streamed text in LLM mode.
+        `on_token` receives streamed text in LLM mode;
+        `doc_ids` scopes the question to those documents (None: the whole index).
         """
         question = self._checked(question)
         if not has_searchable_term(question):
@@ -245,7 +250,7 @@ class Chatbot:
                           mode="extractive", latency_ms=0.0)
         store = self.store()
         with store.reading():
-            return self._ask(question, history, k, mode, on_token)
+            return self._ask(question, history, k, mode, on_token, doc_ids)
 
     def _checked(self, question: str) -> str:
         """The question stripped, or a QuestionError when it is too long (checked before any other
@@ -298,7 +303,7 @@ class Chatbot:
         return RunnableLambda(run, name="chatbot")
 
     def _ask(self, question: str, history: list[str] | None, k: int | None, mode: str | None,
-             on_token: Callable[[str], None] | None) -> Answer:
+             on_token: Callable[[str], None] | None, doc_ids: Collection[str] | None = None) -> Answer:
         if not self.store().manifest.files:
             raise IndexMissingError(str(self.settings.data_dir))
         t0 = time.perf_counter()
@@ -308,6 +313,7 @@ class Chatbot:
         answer = self.chain().invoke({
             "question": question, "standalone": standalone, "k": k or self.settings.top_k,
             "t0": t0, "on_token": on_token, "mode": mode or self.settings.answer_mode,
+            "doc_ids": None if doc_ids is None else frozenset(doc_ids),
         })
         log.info(
             "ask q=%r standalone=%r mode=%s refused=%s latency_ms=%.0f retrieved=%s cited=%s",

@@ -223,7 +223,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from chatbot.app import build
-    from chatbot.web.ui import serve
+    from chatbot.web.page import serve
 
     serve(build(settings), host=args.host, port=args.port)
     return 0

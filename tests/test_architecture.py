@@ -30,7 +30,8 @@ HOMES = {
     "chromadb": {"chatbot.index.chroma"},
     "langchain_chroma": {"chatbot.index.chroma"},
     "httpx": {"chatbot.index.chroma"},  # the server client's connection errors
-    "gradio": {"chatbot.web.ui"},
+    # the chat's handlers (ui) and the page that wires them (page): one job each, past 400 lines together
+    "gradio": {"chatbot.web.ui", "chatbot.web.page"},
     "starlette": {"chatbot.web.guard"},
     "fastapi": {"chatbot.web.guard"},
     "openai": {"chatbot.answering.llm"},

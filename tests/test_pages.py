@@ -181,8 +181,8 @@ def test_the_ui_shows_the_page_and_opens_the_pdf_at_it(make_bot: BotFactory, tmp
     record = render.turn_record(bot.ask(FERRY_Q))
     c = record["citations"][0]
     assert "· p. 2" in render.sources_html(record, 0)
-    assert "harbour.pdf` — " in render.export_markdown([record]) and ", p. 2 (chars" in render.export_markdown([record])
-    pane = render.document_html(c, bot.document_text(c["doc_id"]), "0:c:1", "c", bot.document_places(c["doc_id"]))
+    assert ", p. 2 (`harbour.pdf`, chars" in render.export_markdown([record])
+    pane = render.document_html(c, bot.document_text(c["doc_id"]), "0:c:1", "c", places=bot.document_places(c["doc_id"]))
     assert "p. 2" in pane and "orchard ferry" in pane
     assert "founded by Ilse Marrow" not in pane and "Gull Point" not in pane  # only page 2's text
     whole = render.document_html(c, bot.document_text(c["doc_id"]), "0:c:1", "c")  # no map: the whole file

@@ -138,3 +138,20 @@ def test_an_answer_lists_the_passage_it_quotes_first(seeded_bot: Chatbot) -> Non
     assert not answer.refused and answer.citations[0].file.startswith("003_")
     assert answer.retrieved[0].chunk.id == answer.citations[0].chunk_id != ranker_order[0]
     assert set(ranker_order) <= {sc.chunk.id for sc in answer.retrieved}
+
+
+# -- a question scoped to some documents (the web chat's scope) -----------------------------------
+
+def test_a_scoped_question_reads_only_the_chosen_documents_and_no_scope_reads_all(seeded_bot: Chatbot) -> None:
+    question = "Which enterprises in Luoyang make bearings and equipment?"
+    docs = seeded_bot.documents()
+    chosen = [d.doc_id for d in docs if "bearing" in d.title.lower()]
+    whole = seeded_bot.retriever.retrieve(question)
+    again = seeded_bot.retriever.retrieve(question, doc_ids=None)  # no scope: as before
+    assert [(sc.chunk.id, sc.score) for sc in whole.ranked] == [(sc.chunk.id, sc.score) for sc in again.ranked]
+    assert len({sc.chunk.doc_id for sc in whole.ranked}) > 1
+    scoped = seeded_bot.retriever.retrieve(question, doc_ids=chosen)
+    assert scoped.ranked and {sc.chunk.doc_id for sc in [*scoped.ranked, *scoped.further]} <= set(chosen)
+    answer = seeded_bot.ask(question, doc_ids=chosen)
+    assert {c.doc_id for c in [*answer.citations, *answer.related]} <= set(chosen)
+    assert seeded_bot.retriever.retrieve(question, doc_ids=["no-such-document"]).ranked == []

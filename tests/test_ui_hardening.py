@@ -177,7 +177,7 @@ def test_upload_event_deletes_its_temp_file_and_exports_stay_in_the_data_dir(ope
     assert not Path(tmp).exists(), "the upload's temp copy goes once it is handled"
 
     asked = call_event(c, event_index(config, "ask", "click"),  # type: ignore[arg-type]
-                       ["How many megawatts does the Zorblat reactor produce?", [], None, "extractive", 6])
+                       ["How many megawatts does the Zorblat reactor produce?", [], None, "extractive", 6, None])
     export = next(d["value"]["path"] for d in asked["output"]["data"] if isinstance(d, dict) and "value" in d)
     assert Path(export).is_relative_to(cache) and "40 megawatts" in Path(export).read_text(encoding="utf-8")
 
@@ -188,7 +188,7 @@ def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[st
     config = c.get("/config").json()
     tmp = Path(upload(c, "pending.md", FACT).json()[0])  # an upload no event picked up (yet)
     asked = call_event(c, event_index(config, "ask", "click"),  # type: ignore[arg-type]
-                       ["Which enterprises received medals?", [], None, "extractive", 6])
+                       ["Which enterprises received medals?", [], None, "extractive", 6, None])
     export = Path(next(d["value"]["path"] for d in asked["output"]["data"] if isinstance(d, dict) and "value" in d))
     c.close()
     assert tmp.exists() and export.exists()
@@ -199,7 +199,7 @@ def test_sigterm_stops_the_server_cleanly_and_its_temp_files_go(servers: dict[st
 
 def test_a_cache_too_small_for_one_upload_is_refused_at_start(
         seeded_data_dir: Path, embeddings: BundledEmbeddings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatbot.web.ui import serve
+    from chatbot.web.page import serve
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(seeded_data_dir.parent / "unused"))  # restored after the test
     settings = Settings(data_dir=seeded_data_dir, max_file_mb=20, upload_cache_mb=10, _env_file=None)  # type: ignore[call-arg]

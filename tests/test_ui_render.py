@@ -72,7 +72,7 @@ def test_highlight_unescapes_to_the_document(text: str, data: st.DataObject) -> 
     end = data.draw(st.integers(start + 1, len(text)))
     c = {"n": 1, "file": "f", "title": "t", "start_char": start, "end_char": end, "quote": text[start:end]}
     out = r.document_html(c, text, "0:c:1", "c")
-    body = out.split('<div class="doc-text">', 1)[1].rsplit("</div>", 1)[0]
+    body = out.split('aria-label="Text of the cited document">', 1)[1].rsplit("</div>", 1)[0]
     mark = re.search(r"<mark[^>]*>(.*?)</mark>", body, re.S)
     assert mark and h.unescape(mark.group(1)) == text[start:end]
     assert h.unescape(re.sub(r"</?mark[^>]*>", "", body)) == text
@@ -91,7 +91,7 @@ def test_export_markdown_has_questions_answers_and_citations() -> None:
                             record(question="Peru?", answer="The documents do not answer this question.",
                                    refused=True, citations=[], related=record()["citations"])])
     assert "## 1. What is the <b>capital</b>?" in md
-    assert "- [1] `f<x>.txt` — T (chars" in md and "> Paris is the capital [1] of France" in md
+    assert "- [1] T (`f<x>.txt`, chars" in md and "> Paris is the capital [1] of France" in md
     assert "## 2. broken?" in md and "Error: No index found" in md
     assert "**Not answered from the documents.**" in md and "Related passages (not support)" in md
 
@@ -111,3 +111,43 @@ def test_parse_auth() -> None:
 def test_status_text_shows_names_literally() -> None:
     out = r.md_text("we<img src=x onerror=alert(1)> [x](javascript:1) *a* file_1.txt")
     assert "<" not in out and "\\[x\\]\\(javascript:1\\)" in out and "\\*a\\*" in out and "file\\_1\\.txt" in out
+
+
+def test_chinese_answers_stream_character_by_character() -> None:
+    rec = record(answer="洛阳市举行高端装备颁奖仪式，中信重工获奖 [1]。", question="洛阳？")
+    pieces = r.answer_pieces(rec, 0)
+    assert len(pieces) > 15 and "".join(pieces).startswith("洛阳市")
+
+
+def test_citations_show_the_title_with_the_file_on_hover_and_are_links() -> None:
+    html = r.answer_html(record(), turn=0)
+    chip = re.search(r'<a class="cite-ref cite-chip cref-0-c-1" href="#source-0-1" title="T \(f&lt;x&gt;.txt\)">\[1\] T</a>',
+                     html)
+    assert chip, html
+    assert 'href="#source-0-1"' in html.split("msg-sources")[0]  # the in-text [1] is a real link too
+    panel = r.sources_html(record(), 0)
+    assert '<span title="f&lt;x&gt;.txt">T</span>' in panel
+
+
+def test_copy_text_is_the_plain_export_of_one_answer() -> None:
+    rec = record()
+    text = r.turn_markdown(rec)
+    assert text.startswith("Q: What is the <b>capital</b>?") and "Paris is the capital [1]" in text
+    assert "- [1] T (`f<x>.txt`, chars" in text and "<a " not in text
+    html = r.answer_html(rec, 0)
+    hidden = re.search(r'<span class="copy-text">(.*?)</span>', html)
+    import html as h
+
+    assert hidden and h.unescape(hidden.group(1).replace("<br>", "\n")) == text
+
+
+def test_a_quote_in_the_other_language_is_labelled_and_glossed() -> None:
+    zh = "洛阳市举行高端装备颁奖仪式。"
+    c = {**record()["citations"][0], "quote": zh, "start_char": 0, "end_char": len(zh)}
+    panel = r.sources_html(record(question="Which ceremony was held in Luoyang?", citations=[c]), 0)
+    assert '<span class="lang-label" lang="en">Chinese</span>' in panel
+    assert 'class="gloss" data-gloss="洛阳市: Luoyang' in panel
+    same = r.sources_html(record(question="洛阳举行了什么仪式？", citations=[c]), 0)
+    assert "lang-label" not in same and "gloss" not in same
+    doc = r.document_html(c, zh + " rest", "0:c:1", "c", "Which ceremony was held in Luoyang?")
+    assert "Chinese" in doc and 'data-gloss="高端: high-end"' in doc and "docview-close" in doc

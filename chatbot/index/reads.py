@@ -7,7 +7,7 @@ document. A chunk whose text cannot be trusted is left out, never quoted wrongly
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -55,13 +55,15 @@ class ChunkReads:
                 out.append(chunk_from_record(cid, text, meta))
         return out
 
-    def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
+    def dense_search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
+        """The k nearest chunks; `doc_ids`: only chunks of those documents (Chroma's `where`)."""
         # Chroma returns fewer than k (none for an empty collection) without an error, so no
         # count() first: one request per question, which matters against a server
+        scope: dict[str, Any] = {} if doc_ids is None else {"where": {"doc_id": {"$in": list(doc_ids)}}}
         res = self._call(
             self.collection.query,
             query_embeddings=[vector], n_results=k,
-            include=["documents", "metadatas", "distances"],
+            include=["documents", "metadatas", "distances"], **scope,
         )
         ids = res["ids"][0]
         sims = dict(zip(ids, (1.0 - float(d) for d in res["distances"][0])))

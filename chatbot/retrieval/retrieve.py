@@ -13,7 +13,7 @@ front (`evidence_first`): the sources an answer lists and the context an LLM rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,15 +59,22 @@ class Retriever:
         """The index, opened on first use."""
         return self._store.open()
 
-    def candidates(self, q: Question, qvec: np.ndarray) -> list[Candidate]:
-        """Union of dense and keyword candidates, each with both scores."""
+    def candidates(self, q: Question, qvec: np.ndarray, doc_ids: Collection[str] | None = None) -> list[Candidate]:
+        """Union of dense and keyword candidates, each with both scores. `doc_ids`: candidates
+        only from those documents (a question scoped to them); None: the whole index."""
         n = self.n_candidates
         by_id: dict[str, Candidate] = {}
+        scope_ids: list[str] | None = None
+        if doc_ids is not None:
+            wanted = set(doc_ids)
+            scope_ids = [cid for e in self.store().manifest.files.values() if e.doc_id in wanted for cid in e.chunk_ids]
         if self.mode != "keyword":
-            for rank, sc in enumerate(self.store().dense_search(qvec, n), 1):
+            dense = self.store().dense_search(qvec, n) if doc_ids is None else \
+                self.store().dense_search(qvec, n, doc_ids=sorted(set(doc_ids)))
+            for rank, sc in enumerate(dense, 1):
                 by_id[sc.chunk.id] = Candidate(sc.chunk, sc.dense, dense_rank=rank)
         if self.mode != "dense":
-            hits = self.store().keywords.search(q.terms, n)
+            hits = self.store().keywords.search(q.terms, n, within=scope_ids)
             missing = [cid for cid, _ in hits if cid not in by_id]
             for chunk, vec in self.store().get_with_vectors(missing):
                 by_id[chunk.id] = Candidate(chunk, float(vec @ qvec))
@@ -108,10 +115,12 @@ class Retriever:
             idf = {t: w if t in own else w * CARRIED_WEIGHT for t, w in idf.items()}
         return q, qvec, idf
 
-    def retrieve(self, question: str, k: int | None = None, *, asked: str | None = None) -> Retrieval:
+    def retrieve(self, question: str, k: int | None = None, *, asked: str | None = None,
+                 doc_ids: Collection[str] | None = None) -> Retrieval:
+        """`doc_ids`: read only those documents (the web chat's scope); None: all of them."""
         k = k or self.top_k
         q, qvec, idf = self.analyse(question, asked)
-        ordered = self.order(q, self.candidates(q, qvec), idf)
+        ordered = self.order(q, self.candidates(q, qvec, doc_ids), idf)
         ranked = dedupe([
             ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered
         ])

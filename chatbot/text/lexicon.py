@@ -180,3 +180,11 @@ def meets(term: str, words: frozenset[str], text: str) -> bool:
     parts = glosses(term)
     return bool(parts) and all(any(key <= words for key in keys) for keys in parts)
 
+
+
+def gloss(zh_word: str, senses: int = 3) -> str:
+    """A Chinese word's first CC-CEDICT senses as one line ("Luoyang, prefecture-level city in
+    Henan"), for a reader; "" when the dictionary lacks the word."""
+    raw = _load().get(zh_word, "")
+    kept = [s for s in raw.split("/") if s and not s.lower().startswith(_SKIP)]
+    return "; ".join(_BRACKETS.sub("", s).strip() for s in kept[:senses])

@@ -19,9 +19,15 @@ import re
 import time
 from typing import Any
 
+from chatbot.text.loaders import detect_lang
 from chatbot.types import Answer, Citation, Place, where
+from chatbot.web.gloss import glossed
 
 MARKER = re.compile(r"\[(\d+)\]")
+# a streamed piece: one Chinese character (Chinese has no spaces to cut at), or a word and its spaces
+_WIDE = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"  # CJK characters and their punctuation
+PIECE = re.compile(rf"[{_WIDE}]|[^\s{_WIDE}]+\s*|\s+")
+LANG_NAMES = {"zh": "Chinese", "en": "English"}
 DOC_WINDOW = 200_000  # characters shown around a citation in very long documents
 MODE_LABELS = {"extractive": "extractive mode (quotes, no paraphrase)", "llm": "LLM mode"}
 
@@ -55,21 +61,27 @@ def user_html(question: str) -> str:
     return f'<div class="msg-q">{_esc(question)}</div>'
 
 
+def _cite_link(turn: int, c: dict[str, Any], text: str, extra: str = "") -> str:
+    """A clickable [n]: a real link (so Tab reaches it), its ref in the class (see above), the
+    document's title and file name on hover."""
+    hover = html.escape(f"{c['title']} ({c['file']})", quote=True)
+    return (f'<a class="cite-ref{extra} cref-{turn}-c-{c["n"]}" href="#source-{turn}-{c["n"]}" '
+            f'title="{hover}">{text}</a>')
+
+
 def answer_pieces(record: dict[str, Any], turn: int) -> list[str]:
-    """The answer as escaped HTML pieces (words and markers), to stream; join them for the whole."""
-    known = {c["n"] for c in record.get("citations", [])}
+    """The answer as escaped HTML pieces (words, Chinese characters and markers), to stream;
+    join them for the whole."""
+    known = {c["n"]: c for c in record.get("citations", [])}
     pieces: list[str] = []
     pos = 0
     text = record["answer"]
     for m in MARKER.finditer(text):
-        pieces += [_esc(w) for w in re.findall(r"\S+\s*|\s+", text[pos : m.start()])]
+        pieces += [_esc(w) for w in PIECE.findall(text[pos : m.start()])]
         n = int(m.group(1))
-        if n in known:
-            pieces.append(f'<a class="cite-ref cref-{turn}-c-{n}" title="open source [{n}]">[{n}]</a>')
-        else:
-            pieces.append(_esc(m.group(0)))
+        pieces.append(_cite_link(turn, known[n], f"[{n}]") if n in known else _esc(m.group(0)))
         pos = m.end()
-    pieces += [_esc(w) for w in re.findall(r"\S+\s*|\s+", text[pos:])]
+    pieces += [_esc(w) for w in PIECE.findall(text[pos:])]
     return pieces
 
 
@@ -91,16 +103,17 @@ def answer_html(record: dict[str, Any], turn: int, body: str | None = None, done
         inner = f'<div class="msg-a">{body}'
     if done:
         if record.get("citations"):
-            refs = " ".join(
-                f'<a class="cite-ref cite-chip cref-{turn}-c-{c["n"]}">[{c["n"]}] {html.escape(c["file"])}</a>'
-                for c in record["citations"]
-            )
+            refs = " ".join(_cite_link(turn, c, f'[{c["n"]}] {html.escape(c["title"])}', " cite-chip")
+                            for c in record["citations"])
             inner += f'<div class="msg-sources">Sources: {refs}</div>'
         elif record.get("related"):
             inner += '<div class="msg-sources">Closest passages are listed as related, not as sources.</div>'
         if record.get("notice"):
             inner += f'<div class="msg-notice">Note: {_esc(record["notice"])}</div>'
         inner += _mode_line(record)
+        # the copy button copies this plain text (the export of this one answer), not the markup
+        inner += (f'<a class="copy-answer" href="#copy-{turn}" title="Copy the answer and its sources as text">Copy</a>'
+                  f'<span class="copy-text">{_esc(turn_markdown(record))}</span>')
     return inner + "</div>"
 
 
@@ -119,14 +132,30 @@ def _where(c: dict[str, Any]) -> str:
     return f' <span class="where">· {html.escape(label)}</span>' if label else ""
 
 
-def _cite_block(c: dict[str, Any], turn: int, kind: str) -> str:
+def lang_label(quote: str, question: str) -> str:
+    """A label naming the quote's language when it is not the question's, else nothing."""
+    lang = detect_lang(quote)
+    if not question or lang == detect_lang(question):
+        return ""
+    return f' <span class="lang-label" lang="en">{LANG_NAMES.get(lang, lang)}</span>'
+
+
+def _quote_html(quote: str, question: str) -> str:
+    """A quote, escaped; a Chinese one asked about in English has each word's gloss on hover."""
+    if detect_lang(quote) == "zh" and question and detect_lang(question) == "en":
+        return glossed(quote)
+    return html.escape(quote)
+
+
+def _cite_block(c: dict[str, Any], turn: int, kind: str, question: str = "") -> str:
     label = f"[{c['n']}]" if kind == "c" else "related"
     return (
         f'<div class="cite {"source" if kind == "c" else "related"}" data-ref="{turn}:{kind}:{c["n"]}" '
-        f'role="button" tabindex="0">'
-        f'<div class="cite-head"><b>{label}</b> {html.escape(c["file"])} — {html.escape(c["title"])}{_where(c)} '
+        f'role="button" tabindex="0" id="source-{turn}-{c["n"]}-{kind}">'
+        f'<div class="cite-head"><b>{label}</b> <span title="{html.escape(c["file"], quote=True)}">'
+        f'{html.escape(c["title"])}</span>{_where(c)}{lang_label(c["quote"], question)} '
         f'<span class="span">chars {c["start_char"]}–{c["end_char"]}</span></div>'
-        f"<blockquote>{html.escape(c['quote'])}</blockquote></div>"
+        f"<blockquote>{_quote_html(c['quote'], question)}</blockquote></div>"
     )
 
 
@@ -139,10 +168,10 @@ def sources_html(record: dict[str, Any] | None, turn: int) -> str:
     parts = [f'<p class="mode-badge">Answered in <b>{html.escape(mode)}</b></p>']
     if record.get("citations"):
         parts.append("<h4>Sources (they support the answer)</h4>")
-        parts += [_cite_block(c, turn, "c") for c in record["citations"]]
+        parts += [_cite_block(c, turn, "c", record.get("question", "")) for c in record["citations"]]
     if record.get("related"):
         parts.append("<h4 class='related-head'>Related passages (they do NOT support an answer)</h4>")
-        parts += [_cite_block(c, turn, "r") for c in record["related"]]
+        parts += [_cite_block(c, turn, "r", record.get("question", "")) for c in record["related"]]
     if not record.get("citations") and not record.get("related"):
         parts.append("<p class='meta'>No passages to show.</p>")
     return "\n".join(parts)
@@ -167,9 +196,13 @@ def page_bounds(places: tuple[Place, ...], page: object, n_chars: int) -> tuple[
     return start, next((p.start for p in places if p.start > start), n_chars)
 
 
-def document_html(c: dict[str, Any], text: str, ref: str, kind: str, places: tuple[Place, ...] = ()) -> str:
+def document_html(c: dict[str, Any], text: str, ref: str, kind: str, question: str = "",
+                  places: tuple[Place, ...] = ()) -> str:
     """The cited document with [start_char, end_char) in a <mark>; split first, then escape.
-    A PDF citation with a page map opens at its page: that page's text (and all of the quote)."""
+    A PDF citation with a page map opens at its page: that page's text (and all of the quote).
+    A close button leads back to the answer (on a phone the pane covers the chat). `question`:
+    the passage is labelled with its language when it is not the question's, and a Chinese
+    passage asked about in English has each word's gloss on hover."""
     start, end = int(c["start_char"]), int(c["end_char"])
     lo, hi = 0, len(text)
     page = page_bounds(places, c.get("page"), len(text))
@@ -181,10 +214,13 @@ def document_html(c: dict[str, Any], text: str, ref: str, kind: str, places: tup
     cls = "focus source-mark" if kind == "c" else "focus related-mark"
     label = f"[{c['n']}]" if kind == "c" else "related passage"
     return (
-        f'<div class="docview-head"><b>{html.escape(label)}</b> {html.escape(c["file"])} — '
-        f'{html.escape(c["title"])}{_where(c)} <span class="span">chars {start}–{end}</span></div>'
-        f'<div class="doc-text">{"… " if lo and page is None else ""}{html.escape(before)}'
-        f'<mark class="{cls}" data-for="{html.escape(ref)}">{html.escape(span)}</mark>'
+        f'<div class="docview-head"><button class="docview-close" type="button" aria-label="Close the document '
+        f'and return to the answer">✕ Back to the answer</button><b>{html.escape(label)}</b> '
+        f'<span class="doc-title" title="{html.escape(c["file"], quote=True)}">{html.escape(c["title"])}</span>'
+        f'{_where(c)}{lang_label(span, question)} <span class="span">{html.escape(c["file"])} · chars {start}–{end}</span></div>'
+        f'<div class="doc-text" tabindex="0" role="region" aria-label="Text of the cited document">'
+        f'{"… " if lo and page is None else ""}{html.escape(before)}'
+        f'<mark class="{cls}" data-for="{html.escape(ref)}">{_quote_html(span, question)}</mark>'
         f'{html.escape(after)}{" …" if hi < len(text) and page is None else ""}</div>'
     )
 
@@ -194,9 +230,21 @@ def export_markdown(turns: list[dict[str, Any]]) -> str:
     out = [f"# Conversation with the documents\n\nExported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"]
     for i, record in enumerate(turns, 1):
         out.append(f"## {i}. {record.get('question', '')}\n")
-        if "error" in record:
-            out.append(f"Error: {record['error']}\n")
-            continue
+        out += _answer_md(record)
+    return "\n".join(out)
+
+
+def turn_markdown(record: dict[str, Any]) -> str:
+    """One answer as plain text: the question, the answer with its [n] markers and the sources,
+    as in the export (what the copy button copies)."""
+    return "\n".join([f"Q: {record.get('question', '')}\n", *_answer_md(record)]).strip() + "\n"
+
+
+def _answer_md(record: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    if "error" in record:
+        out.append(f"Error: {record['error']}\n")
+    else:
         if record.get("refused"):
             out.append("**Not answered from the documents.**\n")
         out.append(record["answer"] + "\n")
@@ -208,14 +256,14 @@ def export_markdown(turns: list[dict[str, Any]]) -> str:
             for c in record["citations"]:
                 quote = " ".join(c["quote"].split())
                 place = where(c.get("page"), c.get("section"))
-                out.append(f"- [{c['n']}] `{c['file']}` — {c['title']}{f', {place}' if place else ''} "
-                           f"(chars {c['start_char']}–{c['end_char']})\n"
+                out.append(f"- [{c['n']}] {c['title']}{f', {place}' if place else ''} (`{c['file']}`, "
+                           f"chars {c['start_char']}–{c['end_char']})\n"
                            f"  > {quote}\n")
         if record.get("related"):
             out.append("Related passages (not support):\n")
             for c in record["related"]:
-                out.append(f"- `{c['file']}` — {c['title']}: “{' '.join(c['quote'].split())[:200]}”\n")
-    return "\n".join(out)
+                out.append(f"- {c['title']} (`{c['file']}`): “{' '.join(c['quote'].split())[:200]}”\n")
+    return out
 
 
 def documents_rows(entries: list[Any]) -> list[list[Any]]:
