@@ -114,7 +114,7 @@ def tally(answerer: ExtractiveAnswerer, asked: list[tuple[EvalQuestion, Retrieva
 
 
 def table(base: dict[str, Tally], off: dict[str, dict[str, Tally]], packs: list[str]) -> str:
-    lines = ["| step (stage) switched off | " + " | ".join(packs) + " | right decisions lost |",
+    lines = ["| step (stage) switched off | " + " | ".join(packs) + " | right decisions the step wins, all packs |",
              "|---|" + "---|" * (len(packs) + 1)]
     lines.append("| none (all steps on): acc. / false ref. / ref. of unanswerable / cit. prec. | "
                  + " | ".join(base[p].figures() for p in packs) + " | – |")
