@@ -82,7 +82,8 @@ def test_a_pdf_citation_shows_its_page_and_opens_the_pdf_at_it(page: Any) -> Non
     answer.wait_for(timeout=60_000)
     assert "May 1952" in answer.inner_text()
     head = page.locator("#sources .cite.source .cite-head").first
-    assert "harbour-report.pdf" in head.inner_text() and "p. 2" in head.inner_text()
+    assert "Yearly harbour report" in head.inner_text() and "p. 2" in head.inner_text()
+    assert head.locator('span[title="harbour-report.pdf"]').count() == 1  # the file name on hover
 
     answer.locator("a.cite-ref:not(.cite-chip)").first.click()
     mark = page.locator("#docview mark.source-mark")
