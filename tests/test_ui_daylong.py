@@ -345,28 +345,35 @@ def test_scope_feedback_streaming_glosses_stop_edit_and_saved_chats(browser: Any
     context.close()
 
 
-def test_upload_status_goes_when_the_browser_refuses_a_file(browser: Any, server: Server, tmp_path: Path) -> None:
-    for scheme, size in (("light", "desktop"), ("dark", "phone")):
-        context, page = open_page(browser, server, scheme, size)
-        good = tmp_path / "wuzhen quarry.md"
-        good.write_text("Wuzhen quarry\n\nThe Wuzhen quarry ships 800 tonnes of granite every week.\n", encoding="utf-8")
-        bad = tmp_path / "tool.exe"
-        bad.write_bytes(b"MZ\x00\x01 not a document")
-        page.get_by_role("tab", name="Documents").click()
-        page.locator("#upload input[type=file]").set_input_files([str(good)])
-        status = page.locator("#upload-status")
-        status.get_by_text("wuzhen quarry.md: 1 chunk").wait_for(timeout=60_000)
-        page.locator("#upload input[type=file]").set_input_files([str(bad)])
-        page.wait_for_function("() => getComputedStyle(document.querySelector('#upload-status')).display === 'none'",
-                               timeout=10_000)
-        assert not status.get_by_text("wuzhen quarry.md").is_visible()
-        empty = tmp_path / "empty.txt"
-        empty.write_text("", encoding="utf-8")
-        page.locator("#upload input[type=file]").set_input_files([str(empty)])
-        status.get_by_text("refused empty.txt").wait_for(timeout=30_000)
-        assert "wuzhen" not in status.inner_text()
-        # 7: an upload batch is a scope to choose
-        page.get_by_role("tab", name="Chat").click()
-        page.locator("#scope input").click()
-        page.get_by_role("option").filter(has_text="Upload batch").first.wait_for(timeout=10_000)
-        context.close()
+@pytest.mark.parametrize(("scheme", "size"), CASES)
+def test_upload_status_goes_when_the_browser_refuses_a_file_and_a_batch_is_a_scope(
+        browser: Any, server: Server, tmp_path: Path, scheme: str, size: str) -> None:
+    context, page = open_page(browser, server, scheme, size)
+    good = tmp_path / "wuzhen quarry.md"
+    good.write_text("Wuzhen quarry\n\nThe Wuzhen quarry ships 800 tonnes of granite every week.\n", encoding="utf-8")
+    bad = tmp_path / "tool.exe"
+    bad.write_bytes(b"MZ\x00\x01 not a document")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(good)])
+    status = page.locator("#upload-status")
+    status.get_by_text("wuzhen quarry.md: 1 chunk").wait_for(timeout=60_000)
+    page.locator("#upload input[type=file]").set_input_files([str(bad)])
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#upload-status')).display === 'none'",
+                           timeout=10_000)
+    assert not status.get_by_text("wuzhen quarry.md").is_visible()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    page.locator("#upload input[type=file]").set_input_files([str(empty)])
+    status.get_by_text("refused empty.txt").wait_for(timeout=30_000)
+    assert "wuzhen" not in status.inner_text()
+    # 7: an upload batch is a scope to choose, and a question asked in it is answered from it
+    page.get_by_role("tab", name="Chat").click()
+    field = page.locator("#scope input")
+    field.click()
+    page.get_by_role("option").filter(has_text="Upload batch").first.wait_for(timeout=10_000)
+    page.get_by_role("option").filter(has_text="Upload batch").first.click()
+    field.press("Escape")
+    answer = ask(page, "How much granite does the Wuzhen quarry ship every week?", 1)
+    assert "800 tonnes" in answer.inner_text(), answer.inner_text()
+    assert "wuzhen quarry" in page.locator("#sources").inner_text().lower()
+    context.close()
