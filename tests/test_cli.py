@@ -112,6 +112,19 @@ def test_ingest_reports_each_skipped_file(tmp_path: Path) -> None:
 # -- ask --json on the seeded index ---------------------------------------------------------------
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(seeded_data_dir: Path) -> None:
+    """`chatbot ask ... | head` or a closed stdout: no traceback, and the shell's code for SIGPIPE."""
+    env = {k: v for k, v in os.environ.items() if k != "TIKTOKEN_CACHE_DIR"}
+    env.update(PINNED, CHATBOT_DATA_DIR=str(seeded_data_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "chatbot.cli", "ask", MEDALS_Q], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the answer is printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def test_ask_json_has_the_documented_shape_and_cites_the_ceremony(seeded_data_dir: Path) -> None:
     data = ask_json(seeded_data_dir, MEDALS_Q)
     assert {"answer", "refused", "citations", "retrieved", "latency_ms"} <= set(data)
