@@ -64,6 +64,15 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
     return make
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per browser test module (each test opens its own context)."""
+    import web_server
+
+    with web_server.chromium() as b:
+        yield b
+
+
 @pytest.fixture(scope="session")
 def embeddings() -> BundledEmbeddings:
     """One bundled model for the session (loading it takes about a second)."""

@@ -17,14 +17,8 @@ from typing import Any
 
 import pytest
 import web_server
-from web_server import Server
+from web_server import ARTIFACTS, BROWSER_MARKS, Server
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-]
 MEDALS = "Which enterprises received medals at Luoyang's landmark high-end equipment ceremony?"
 AUTH = ("alice", "s3cret-pw")
 # A document that tries to run code: it must show as text, and nothing may run.
@@ -35,10 +29,7 @@ HOSTILE = (
     '<img src=x onerror="window.__pwned = \'img\'"> **not bold** [link](javascript:alert(1))\n'
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make browser installs it as root)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def _start(data_dir: Path, name: str, **env_extra: str) -> Server:
@@ -64,16 +55,6 @@ def servers(seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def server(servers: dict[str, Server]) -> Server:
     return servers["open"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

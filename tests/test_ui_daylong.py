@@ -20,24 +20,15 @@ from typing import Any
 
 import pytest
 import web_server
-from web_server import Server
+from web_server import ARTIFACTS, BROWSER_MARKS, Server
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-]
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 # an English question the seeds answer from their Chinese article only (it quotes Chinese)
 ACROSS = "How many years in a row has Luoyang's industrial transformation been encouraged by the State Council?"
 IN_CHINESE = "洛阳的工业转型升级受到国务院督查激励已经有几年了？"
 OFF_TOPIC = "What is the boiling point of liquid nitrogen on Mars?"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make browser installs it as root)"),
-]
+pytestmark = BROWSER_MARKS
 CASES = [pytest.param(scheme, size, id=f"{scheme}-{size}") for scheme in ("light", "dark") for size in SIZES]
 
 
@@ -52,16 +43,6 @@ def server(seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         yield s
     finally:
         web_server.stop([s])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser: Any, server: Server, scheme: str, size: str) -> tuple[Any, Any]:

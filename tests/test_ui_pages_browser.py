@@ -5,21 +5,17 @@ screenshot (test-artifacts/ui-pdf-page.png) is the one in the README."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import web_server
 from conftest import make_settings
 from doc_factory import make_paged_pdf
+from web_server import ARTIFACTS, BROWSER_MARKS
 
 from chatbot.app import build
 from chatbot.index.embeddings import BundledEmbeddings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 # Synthetic: a ferry company's yearly report, four pages.
 REPORT = [
     ["Lakeside Ferry Company", "Yearly harbour report", "",
@@ -40,10 +36,7 @@ REPORT = [
 ]
 QUESTION = "When did the orchard ferry first sail from the north pier?"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make browser installs it as root)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +55,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, embeddings: BundledEmbeddin
 
 
 @pytest.fixture
-def page(server: web_server.Server) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        pg = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        pg.goto(server.url)
-        pg.locator("#question textarea").wait_for(timeout=60_000)
-        yield pg
-        browser.close()
+def page(browser: Any, server: web_server.Server) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(server.url)
+    pg.locator("#question textarea").wait_for(timeout=60_000)
+    yield pg
+    context.close()
 
 
 def test_a_pdf_citation_shows_its_page_and_opens_the_pdf_at_it(page: Any) -> None:
