@@ -27,11 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "evals"))
 
-from train_answerer import PACKS, corpus_key  # noqa: E402 - after the path set-up above
+from train_answerer import PACKS, pack_bot  # noqa: E402 - after the path set-up above
 
 from chatbot.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from chatbot.answering.steps import REGISTRY, Steps  # noqa: E402
-from chatbot.app import build  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.evaluation.packs import EvalQuestion, histories, load_pack  # noqa: E402
 from chatbot.evaluation.scoring import answer_correct, is_concise  # noqa: E402
@@ -84,10 +83,7 @@ def retrieved(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings, 
     cache = work / f"{name}.{split}.retrieved.pkl"
     if reuse and cache.exists():
         return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
-    data = work / f"{name}-{corpus_key(pack)}"
-    bot = build(Settings(data_dir=data, _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
-    if not (data / "manifest.json").exists():
-        bot.ingest([pack / "corpus"], progress=False)
+    bot = pack_bot(name, pack, work, embeddings)
     questions = load_pack(pack)
     history = histories(questions)
     out = [(q, bot.retriever.retrieve(condense(q.question, history[q.id]), asked=q.question))
@@ -139,7 +135,7 @@ def main() -> int:
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     embeddings = BundledEmbeddings(threads=2)
-    bot = build(Settings(_env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
+    max_citations = Settings(_env_file=None).max_citations  # type: ignore[call-arg]
     asked = {}
     for name in args.packs:
         t0 = time.perf_counter()
@@ -152,7 +148,7 @@ def main() -> int:
     always = [name for name in args.off.split(",") if name]
 
     def answerer(off: list[str]) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(remembered, bot.settings.max_citations, Steps([*always, *off]))  # type: ignore[arg-type]
+        return ExtractiveAnswerer(remembered, max_citations, Steps([*always, *off]))  # type: ignore[arg-type]
 
     base = {p: tally(answerer([]), asked[p]) for p in args.packs}
     off: dict[str, dict[str, Tally]] = {}

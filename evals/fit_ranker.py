@@ -25,10 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "evals"))
 
-from train_answerer import PACKS, corpus_key  # noqa: E402 - after the path set-up above
+from train_answerer import PACKS, pack_bot  # noqa: E402 - after the path set-up above
 
 from chatbot.answering.extractive import ExtractiveAnswerer  # noqa: E402 - after the path set-up above
-from chatbot.app import build  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.evaluation.packs import EvalQuestion, histories, load_pack  # noqa: E402
 from chatbot.evaluation.split import split_of  # noqa: E402
@@ -55,10 +54,7 @@ class Item:
 
 
 def collect(name: str, pack: Path, k: int, embeddings: BundledEmbeddings, work: Path) -> list[Item]:
-    data = work / f"{name}-{corpus_key(pack)}"
-    bot = build(Settings(data_dir=data, _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
-    if not (data / "manifest.json").exists():
-        bot.ingest([pack / "corpus"], progress=False)
+    bot = pack_bot(name, pack, work, embeddings)
     retriever = Retriever(bot.store(), bot.embeddings, k, mode="fused", candidates=30)
     questions = load_pack(pack)
     history = histories(questions)

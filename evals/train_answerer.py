@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chatbot.answering import features  # noqa: E402 - after the path set-up above
-from chatbot.app import build  # noqa: E402
+from chatbot.app import Chatbot, build  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.evaluation.packs import EvalQuestion, histories, load_pack  # noqa: E402
 from chatbot.evaluation.scoring import answer_correct  # noqa: E402
@@ -64,11 +64,18 @@ def corpus_key(pack: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def collect(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) -> list[Asked]:
+def pack_bot(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) -> Chatbot:
+    """The app on the pack's own index in `work` (indexed the first time; reused while the corpus is
+    unchanged). make train, make ablation and make fit-ranker share these indexes."""
     data = work / f"{name}-{corpus_key(pack)}"
     bot = build(Settings(data_dir=data, _env_file=None), embeddings=embeddings)  # type: ignore[call-arg]
     if not (data / "manifest.json").exists():
         bot.ingest([pack / "corpus"], progress=False)
+    return bot
+
+
+def collect(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) -> list[Asked]:
+    bot = pack_bot(name, pack, work, embeddings)
     questions = load_pack(pack)
     history = histories(questions)
     out = []
