@@ -35,7 +35,7 @@ def main() -> int:
         times = []
         for _, found in asked:
             t0 = time.perf_counter()
-            bot.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
+            bot.extractive.answer(found.question, found.ranked, found.qvec, found.idf)
             times.append((time.perf_counter() - t0) * 1000)
         times.sort()
         print(f"| {cache.name.split('.')[0]} | {len(times)} | {times[len(times) // 2]:.1f} ms | "

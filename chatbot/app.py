@@ -192,8 +192,8 @@ class Chatbot:
 
         It runs in every mode: the passages it quotes go first, in the sources listed, in an LLM's
         context and in `search`, and it is LLM mode's fallback."""
-        extractive = self.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
-        return extractive, evidence_first(found.ranked, found.further, extractive.evidence)
+        extractive = self.extractive.answer(found.question, found.ranked, found.qvec, found.idf)
+        return extractive, evidence_first(found.ranked, extractive.evidence)
 
     def _answer_step(self, inputs: dict[str, Any]) -> Answer:
         found: Retrieval = inputs["found"]

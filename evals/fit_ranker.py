@@ -34,7 +34,7 @@ from chatbot.evaluation.split import split_of  # noqa: E402
 from chatbot.index.embeddings import BundledEmbeddings  # noqa: E402
 from chatbot.retrieval.question import Question, condense  # noqa: E402
 from chatbot.retrieval.rank import WEIGHTS_PATH, Candidate, Ranker, features, fit  # noqa: E402
-from chatbot.retrieval.retrieve import Retriever, dedupe, evidence_first, keep_other_language, split_top  # noqa: E402
+from chatbot.retrieval.retrieve import Retriever, dedupe, evidence_first, keep_other_language  # noqa: E402
 from chatbot.types import ScoredChunk  # noqa: E402
 
 TOP_K = 6  # chunks returned per question (Settings.top_k)
@@ -94,9 +94,9 @@ def cross_slot_rank(item: Item, scores: np.ndarray, k: int = TOP_K) -> int:
 
 def reader_rank(item: Item, scores: np.ndarray, reader: ExtractiveAnswerer, k: int = TOP_K) -> int:
     """file_rank of what an answer lists: the slot, then the passages the extractive answer quotes first."""
-    top, further = split_top(item.parsed, _ranked(item, scores), k)
-    draft = reader.answer(item.parsed, top, item.qvec, item.idf, further)
-    return _gold_rank(item, evidence_first(top, further, draft.evidence))
+    top = keep_other_language(item.parsed, _ranked(item, scores), k)
+    draft = reader.answer(item.parsed, top, item.qvec, item.idf)
+    return _gold_rank(item, evidence_first(top, draft.evidence))
 
 
 def baseline_scores(item: Item, mode: str) -> np.ndarray:

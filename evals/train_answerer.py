@@ -76,6 +76,7 @@ def pack_bot(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) -
 
 def collect(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) -> list[Asked]:
     bot = pack_bot(name, pack, work, embeddings)
+    bot.extractive.reader = None  # the named steps' own answer: the model being fitted judges nothing yet
     questions = load_pack(pack)
     history = histories(questions)
     out = []
@@ -87,7 +88,7 @@ def collect(name: str, pack: Path, work: Path, embeddings: BundledEmbeddings) ->
 def read_one(bot, pack: str, q: EvalQuestion, history: list[str]) -> Asked:  # type: ignore[no-untyped-def]
     found = bot.retriever.retrieve(condense(q.question, history), asked=q.question)
     ctx, sents = bot.extractive.candidates(found.question, found.ranked, found.qvec, found.idf)
-    hand = bot.extractive.answer(found.question, found.ranked, found.qvec, found.idf, found.further)
+    hand = bot.extractive.answer(found.question, found.ranked, found.qvec, found.idf)
     x = features.with_choice(features.rows(ctx, sents), sents, hand.evidence, hand.refused)
     y = np.array([q.answerable and answer_correct(q, s.quote) for s in sents], dtype=np.float32)
     gold = np.array([s.evidence.chunk.file in q.gold_files for s in sents], dtype=np.float32)

@@ -29,14 +29,14 @@ def ranked(*texts: str, names: Sequence[str] | None = None) -> list[ScoredChunk]
 
 
 def ask(embeddings: BundledEmbeddings, question: str, *texts: str | ScoredChunk,
-        further: Sequence[ScoredChunk] = (), idf: dict[str, float] | None = None, max_citations: int = 2) -> Draft:
+        idf: dict[str, float] | None = None, max_citations: int = 2) -> Draft:
     """The answerer's draft for `question` over the texts (strings become chunks "a", "b", ... ranked
     in the order given; a ScoredChunk is taken as it is)."""
     q = Question.parse(question)
     chunks = [t if isinstance(t, ScoredChunk) else ScoredChunk(chunk(chr(97 + i), t), float(len(texts) - i))
               for i, t in enumerate(texts)]
     answerer = ExtractiveAnswerer(embeddings, max_citations=max_citations)
-    return answerer.answer(q, chunks, embeddings.embed_array([q.text])[0], idf or {}, further=further)
+    return answerer.answer(q, chunks, embeddings.embed_array([q.text])[0], idf or {})
 
 
 def cited(draft: Draft) -> list[str]:

@@ -27,19 +27,6 @@ AWARDED = ("Lee Hart, secretary and director of the party group of the Kingston 
            f"awarded golden loaf medals for 10 prize-winning bakeries such as {BAKERIES}.")
 
 
-# -- where a sentence ends --------------------------------------------------------------------------
-
-def test_a_sentence_end_that_lost_its_space_still_ends_the_sentence(embeddings: BundledEmbeddings) -> None:
-    """Text pasted from web pages glues sentences ("by 2022.We will"); abbreviations ("U.S.",
-    "No.1") and decimals are no sentence ends."""
-    text = ("The clusters will reach 330 billion yuan by 2022.We will improve the mechanisms (association).Then "
-            "the scale grows to 5.5 billion yuan.”The plan” names the U.S. and No.1 companies.")
-    draft = ask(embeddings, "What scale will the clusters reach by 2022?", text)
-    assert draft.evidence[0].quote == "The clusters will reach 330 billion yuan by 2022.", draft.text
-    named = ask(embeddings, "Which companies does the plan name?", text)
-    assert named.evidence[0].quote == "The plan” names the U.S. and No.1 companies.", named.text
-
-
 # -- cutting a long sentence ------------------------------------------------------------------------
 
 def test_a_cut_keeps_the_clause_with_the_figure_of_the_asked_kind(embeddings: BundledEmbeddings) -> None:
@@ -52,16 +39,6 @@ def test_a_cut_keeps_the_clause_with_the_figure_of_the_asked_kind(embeddings: Bu
     assert len(text) > 300
     draft = ask(embeddings, "What was Kingston's GDP in 2022?", text)
     assert "330 billion yuan" in draft.evidence[0].quote, draft.text
-
-
-def test_for_an_office_holder_the_cut_keeps_the_name_beside_the_office_not_the_list_after_it(
-        embeddings: BundledEmbeddings) -> None:
-    assert len(AWARDED) > 300
-    official = ask(embeddings, "Which official handed out the golden loaf medals to the winning bakeries?", AWARDED)
-    assert official.evidence[0].quote.startswith("Lee Hart, secretary"), official.text
-    # a question about no office keeps the list of names
-    winners = ask(embeddings, "Who won golden loaf medals?", AWARDED)
-    assert "Lee Hart" not in winners.text and "Sunrise Breads" in winners.text, winners.text
 
 
 def test_a_long_list_is_cut_to_keep_its_items_with_the_words_that_introduce_them(
@@ -161,21 +138,6 @@ def test_a_long_passage_in_the_other_language_is_cut_by_how_similar_each_clause_
 
 # -- what may stand beside the first quote ----------------------------------------------------------
 
-def test_the_same_words_in_two_files_are_quoted_once_and_cited_twice(embeddings: BundledEmbeddings) -> None:
-    same = "The 2020 Harbour Cup final was won by Clara Holt in straight sets."
-    draft = ask(embeddings, "Who won the 2020 Harbour Cup final?", same, "Report. " + same)
-    assert draft.text == f"{same} [1] [2]"
-    assert cited(draft) == ["a", "b"]
-    assert all(ev.quote == same for ev in draft.evidence)  # each marker opens its own file's words
-
-
-def test_a_further_quote_must_hold_the_kind_of_answer_asked_for(embeddings: BundledEmbeddings) -> None:
-    """A sentence on the topic from another file, with no figure, is not added to a how-many answer."""
-    draft = ask(embeddings, "How many robots did Acme Robotics sell in 2021?", "In 2021 Acme Robotics sold 4,200 robots.",
-                "In 2021 Acme Robotics sold robots to buyers in many countries.")
-    assert cited(draft) == ["a"], draft.text
-
-
 def test_a_sentence_passed_over_for_the_first_quote_is_no_further_quote(embeddings: BundledEmbeddings) -> None:
     """Sentences that scored above the first quote were passed over for it (here: they say who
     will choose, not who directed): they do not come back beside it."""
@@ -186,33 +148,14 @@ def test_a_sentence_passed_over_for_the_first_quote_is_no_further_quote(embeddin
     assert cited(draft) == ["c"], draft.text
 
 
-def test_the_office_of_another_body_is_not_quoted_beside_the_asked_one(embeddings: BundledEmbeddings) -> None:
-    """"Orchard Bank CEO Ray Dunn" does not say who Northwind's CEO is."""
-    draft = ask(embeddings, "Who is the CEO of Northwind in 2021?", "In 2021 Northwind's CEO Ada Moss traveled to Lisbon.",
-                "Orchard Bank CEO Ray Dunn received $12 million in compensation in 2021.")
-    assert cited(draft) == ["a"], draft.text
-
-
-def test_a_further_quote_for_who_must_say_the_verb_or_office_asked(embeddings: BundledEmbeddings) -> None:
-    draft = ask(embeddings, "Who is the CEO of Northwind in 2021?",
-                "In 2021 the company Northwind hid prices in its app for Ada Moss.",
-                "In 2021 Northwind CEO Ada Moss spoke at the harbour fair.")
-    assert cited(draft) == ["b"], draft.text  # a names no CEO
-
-
 @pytest.mark.parametrize(("question", "first", "left_out", "vouches"), [
     # a rival answer
     ("Which team won the most medals at the 2019 Harbour Regatta?",
      "Northwind Rowers won the most medals at the 2019 Harbour Regatta, 14 in all.",
      "The Kingston crew won the most sculling medals at the 2019 Harbour Regatta.",
      "Northwind Rowers topped the medal table of the 2019 Harbour Regatta."),
-    # the same date, less fully
-    ("When was Skyhopper Legends released in Europe?",
-     "Skyhopper Legends was released in Europe by Lumen on March 9, 2022.",
-     "In 2022 when Skyhopper Legends was released in Europe, I was living in a small flat.",
-     "Lumen's Skyhopper Legends: Europe, March 9, 2022; Japan, April 2, 2022."),
-], ids=["rival", "vaguer-date"])
-def test_a_first_answer_another_file_vouches_for_needs_no_rival_or_vaguer_quote_beside_it(
+], ids=["rival"])
+def test_a_first_answer_another_file_vouches_for_needs_no_rival_quote_beside_it(
         embeddings: BundledEmbeddings, question: str, first: str, left_out: str, vouches: str) -> None:
     alone = ask(embeddings, question, first, left_out)
     assert cited(alone) == ["a", "b"], alone.text  # no second source: both stand

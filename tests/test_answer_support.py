@@ -2,8 +2,8 @@
 
 A sentence answers only when it holds the kind of answer asked for (a time for "when", a place
 for "where", a figure of the asked kind for "how many", a name or the relation asked for "who")
-about the thing asked (its year, its number, its body, its end of an event, its place in a
-ranking), and when it states something (not a menu, not a wondering). Each test writes a few
+about the thing asked (its year, its end of an event, the work asked and not a list of works).
+Each test writes a few
 sentences for its rule and asks through `ExtractiveAnswerer.answer`; most pair a passage that
 must be refused with one that must answer, so that a rule switched off fails the test.
 """
@@ -13,7 +13,10 @@ from __future__ import annotations
 import pytest
 from passages import ask, chunk, cited
 
+from chatbot.answering.extractive import ExtractiveAnswerer
+from chatbot.answering.steps import Steps
 from chatbot.index.embeddings import BundledEmbeddings
+from chatbot.retrieval.question import Question
 from chatbot.types import ScoredChunk
 
 
@@ -37,15 +40,6 @@ def test_a_when_question_that_no_close_sentence_dates_is_refused(embeddings: Bun
     assert refused.refused and is_chinese(refused.text)
     answered = ask(embeddings, zh, "港城实验室成立于2019年，发布了世界首台海水淡化模块。")
     assert not answered.refused and "2019年" in answered.text
-
-
-def test_a_close_sentence_holding_the_asked_date_is_quoted_before_one_that_only_names_the_topic(
-        embeddings: BundledEmbeddings) -> None:
-    draft = ask(embeddings, "When was Skyhopper Legends released?",
-                "Skyhopper Legends is Skyhopper with dragons and airships!",
-                "Legends was released for PlayStation 5 and Windows on March 9, 2022.")
-    assert not draft.refused and "March 9, 2022" in draft.text
-    assert cited(draft) == ["b"]
 
 
 def test_a_how_much_question_that_no_close_sentence_answers_with_a_figure_is_refused(
@@ -108,21 +102,6 @@ def test_an_english_who_question_needs_a_sentence_that_says_the_verb_asked(embed
     assert not won.refused and "Lee Hart" in won.text
 
 
-def test_an_english_role_question_needs_a_name_beside_the_role(embeddings: BundledEmbeddings) -> None:
-    """"Give full play to the leading role of the chairman" says "chairman" but names no chairman:
-    a capitalised word opening a sentence is no name, and a name far from the role word holds
-    some other part."""
-    question = "Who is the chairman of the Harbour Rowing Club?"
-    assert ask(embeddings, question, "Give full play to the leading role of the chairman of the Harbour Rowing Club "
-               "and hold a meeting every quarter.").refused
-    assert ask(embeddings, question, "The chairman of the Harbour Rowing Club spoke at the forum, which was opened "
-               "by the city's mayor Lee Hart.").refused
-    for text in ("Tom Reyes, chairman of the Harbour Rowing Club, spoke at the forum.",
-                 "Harbour Rowing Club chairman Tom Reyes spoke at the forum."):
-        draft = ask(embeddings, question, text)
-        assert not draft.refused and "Tom Reyes" in draft.text, text
-
-
 def test_a_figure_of_another_kind_does_not_answer_a_question_about_people(embeddings: BundledEmbeddings) -> None:
     """"Medals for 10 award-winning companies such as Northwind" is a figure, but not of employees."""
     question = "How many employees does Northwind Foods have?"
@@ -130,15 +109,6 @@ def test_a_figure_of_another_kind_does_not_answer_a_question_about_people(embedd
     assert ask(embeddings, question, medals).refused
     staffed = ask(embeddings, question, medals, "Northwind Foods has more than 3,000 employees.")
     assert not staffed.refused and "3,000 employees" in staffed.text
-
-
-def test_a_figure_about_another_year_does_not_answer_how_much_in_the_asked_one(embeddings: BundledEmbeddings) -> None:
-    """2021's takings are no answer about 2022's, wherever the passage repeats the figure."""
-    question = "2022年全国书店的总收入是多少"
-    assert ask(embeddings, question, "书店协会2022年1月5日发布数据显示，2021年全国书店总收入达986.8亿元。"
-               "市场篇：986.8亿收入，门店总数继续保持增长。《山海之间》以3.2亿元收入居2023年春季榜榜首。").refused
-    draft = ask(embeddings, question, "2022年全国书店总收入为871.1亿元，比2021年的986.8亿元下降。")
-    assert not draft.refused and "871.1" in draft.text
 
 
 # -- about the thing asked --------------------------------------------------------------------------
@@ -159,39 +129,11 @@ def test_a_runner_up_sentence_answers_when_the_top_one_lacks_the_asked_year(embe
     assert cited(draft) == ["b"]
 
 
-def test_a_near_tie_may_answer_when_the_two_best_sentences_lack_the_questions_year(
-        embeddings: BundledEmbeddings) -> None:
-    """Not only the two best sentences are read: any scoring close to the best may answer, so
-    when the two best come from files without the asked year, a close third that has it does."""
-    draft = ask(embeddings, "Which city hosted the Rowing World Cup in 2014?",
-                "Lucerne became one of the cities to have hosted the Rowing World Cup twice.",
-                "Munich became the first city to have hosted the Rowing World Cup three times.",
-                "The 2014 Rowing World Cup was held in Lucerne, with 40 nations taking part.")
-    assert not draft.refused and cited(draft) == ["c"]
-
-
 def test_a_number_asked_by_figure_is_supported_by_a_passage_that_spells_it(embeddings: BundledEmbeddings) -> None:
     """"Season 17" is in a passage that says "the seventeenth season"."""
     draft = ask(embeddings, "What is the premiere date of Harbour Lights Season 17?",
                 "The seventeenth season of Harbour Lights premiered October 3, 2021 on Channel 4.")
     assert not draft.refused and "October 3, 2021" in draft.text
-
-
-def test_a_date_beside_another_numbered_kin_is_not_quoted_for_the_one_asked(embeddings: BundledEmbeddings) -> None:
-    """"Skyhopper 1 was released in 2016" does not say when Skyhopper 2 was."""
-    draft = ask(embeddings, "When was Skyhopper 2 released?",
-                "Skyhopper 1 was released in 2016 and is still played, so Skyhopper 2 will be too.",
-                "Skyhopper 2 is a platformer by Lumen. It was released in 2018.")
-    assert not draft.refused and cited(draft) == ["b"], draft.text
-
-
-def test_a_sentence_about_other_places_in_a_ranking_does_not_answer_the_asked_place(
-        embeddings: BundledEmbeddings) -> None:
-    ranks = "Among the top ten bakeries, namely Goldcrust, which ranked 4th, and Oven Hill, which ranked 6th."
-    first = ask(embeddings, "Which bakery ranked first among the top ten?", ranks)
-    assert first.refused, first.text
-    sixth = ask(embeddings, "Which bakery ranked sixth among the top ten?", ranks)
-    assert not sixth.refused and "Oven Hill" in sixth.text
 
 
 def test_a_date_of_the_events_other_end_does_not_answer_when_it_starts(embeddings: BundledEmbeddings) -> None:
@@ -217,38 +159,8 @@ def test_a_work_named_only_in_a_list_of_works_is_no_answer_about_it(embeddings: 
     assert cited(listed)[:1] == ["a"], listed.text  # asked for several: the list answers
 
 
-# -- a statement, not navigation or a wondering -----------------------------------------------------
-
-def test_a_menu_of_the_question_words_is_not_an_answer(embeddings: BundledEmbeddings) -> None:
-    """A page's table of contents holds every question word and says nothing."""
-    question = "《山海之间》纪录片的播放平台？"
-    menu = "山海之间(纪录片)编辑 · 播放平台 · 配音员 · 集数 · 歌曲 · 反响 · 参考资料"
-    said = "《山海之间》纪录片播出当天，港城视频站内同时在线观看人数创下新高。"
-    draft = ask(embeddings, question, menu, said)
-    assert draft.evidence and cited(draft)[0] == "b", draft.text
-    assert ask(embeddings, "What does the Harbour News sports page cover?",
-               "Home | Harbour News | Sports page | Contact us").refused
-
-
-def test_a_name_with_a_middle_dot_or_a_table_row_with_figures_is_no_menu(embeddings: BundledEmbeddings) -> None:
-    gold = ask(embeddings, "短道速滑决赛谁获得金牌？", "短道速滑决赛中，荷兰选手凯尔·内斯获得金牌，莉希亚·朱莲科和安娜·博格丹进入前三。")
-    assert not gold.refused and "凯尔·内斯" in gold.text
-    row = ask(embeddings, "苏州有多少家智能工厂？", "| 苏州 | 智能工厂 | 96家 |")
-    assert not row.refused and "96" in row.text
-
-
-def test_a_sentence_that_wonders_is_not_an_answer(embeddings: BundledEmbeddings) -> None:
-    """"有人开始想想...会是什么样的了。" ends in a full stop but asks; what it names is no answer. A
-    question word before the last clause ("无论问什么，...都能回答。") leaves a statement."""
-    question = "港城推出的智能助手是什么？"
-    assert ask(embeddings, question, "然后已经有人开始想想港城推出的智能助手会是什么样的了。").refused
-    draft = ask(embeddings, question, "无论问什么，港城推出的智能助手产品小舟都能回答。")
-    assert not draft.refused and "小舟" in draft.text
-
-
 def test_a_question_in_a_document_or_its_headline_is_not_an_answer(embeddings: BundledEmbeddings) -> None:
-    """An FAQ heading, a headline, or a line made of the question's words only restate the topic;
-    the sentence after them carries the facts."""
+    """An FAQ heading or a headline restates the topic; the sentence after it carries the facts."""
     question = "What is the Kingston ferry pass?"
     body = "The pass lets riders take any ferry for a month."
     faq = ask(embeddings, question, f"What is the Kingston ferry pass? {body}")
@@ -256,8 +168,10 @@ def test_a_question_in_a_document_or_its_headline_is_not_an_answer(embeddings: B
     title = "Kingston ferry pass explained"
     headline = ask(embeddings, question, ScoredChunk(chunk("a", f"{title}\n\n{body}", title=title), 1.0))
     assert headline.evidence[0].quote == body, headline.text
-    echo = ask(embeddings, question, "Kingston ferry pass. The Kingston ferry pass lets riders take any ferry for a month.")
-    assert echo.evidence[0].quote.startswith("The Kingston ferry pass lets"), echo.text
+    off = ExtractiveAnswerer(embeddings, steps=Steps(["headline"])).answer(
+        Question.parse(question), [ScoredChunk(chunk("a", f"{title}\n\n{body}", title=title), 1.0)],
+        embeddings.embed_array([question])[0], {})
+    assert off.evidence[0].quote == title, off.text
 
 
 # -- across languages -------------------------------------------------------------------------------
@@ -296,32 +210,12 @@ def test_a_passage_in_the_other_language_below_the_first_four_answers_before_a_r
     assert cited(draft) == ["zh"]
 
 
-def test_the_next_passages_in_the_other_language_are_read_before_a_refusal(embeddings: BundledEmbeddings) -> None:
-    question = "How many industrial internet platforms has Suzhou built?"
-    filler = ["The weather in Paris was mild this spring.", "A new bridge opened over the river.",
-              "The museum added a wing for modern art.", "Local farmers expect a good harvest."]
-    below = [ScoredChunk(chunk("zh", "目前,苏州已建成工业互联网平台23家。"), 0.1)]
-    assert ask(embeddings, question, *filler).refused
-    draft = ask(embeddings, question, *filler, further=below)
-    assert not draft.refused and "23家" in draft.text
-    assert cited(draft) == ["zh"]
-
-
 # -- a document's date line -------------------------------------------------------------------------
 
 def report(name: str, title: str, stamp: str, body: str) -> ScoredChunk:
     """A document that opens with its title and a date line, as pasted news pages do."""
     text = f"{title}\n\n{stamp} 0 By\n\n{body}"
     return ScoredChunk(chunk(name, text, "en", title=title), 1.0)
-
-
-def test_a_question_about_publication_is_answered_by_the_documents_date_line(embeddings: BundledEmbeddings) -> None:
-    doc = report("r", "Harbour Cup report", "2022-06-11", "The Harbour Cup report describes the final and its winner.")
-    draft = ask(embeddings, "When was the report on the Harbour Cup published?", doc)
-    assert draft.text.startswith("2022-06-11 [1]"), draft.text
-    assert draft.evidence[0].quote == "2022-06-11"  # the date alone, not "2022-06-11 0 By"
-    # a question that is not about publication is not answered by the date line
-    assert "2022-06-11" not in ask(embeddings, "When was the Harbour Cup final played?", doc).text
 
 
 @pytest.mark.parametrize("question, idf", [

@@ -35,7 +35,7 @@ def answer(answerer: ExtractiveAnswerer, question: str, *texts: str):  # type: i
 
 
 def test_every_step_is_named_once_with_a_stage_and_a_reason() -> None:
-    assert len(REGISTRY) >= 40
+    assert len(REGISTRY) >= 30 and {step.stage for step in REGISTRY.values()} == set(STAGES)  # every module registered
     for name, step in REGISTRY.items():
         assert name == step.name and step.stage in STAGES and step.doc.strip(), step
         assert step.kind in ("reject", "feature", "rule")
@@ -43,19 +43,19 @@ def test_every_step_is_named_once_with_a_stage_and_a_reason() -> None:
 
 
 def test_an_unknown_step_name_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"names no step no_such_step.*Known steps: .*menu"):
-        Steps(["menu", "no_such_step"])
+    with pytest.raises(ConfigError, match=r"names no step no_such_step.*Known steps: .*weak_evidence"):
+        Steps(["weak_evidence", "no_such_step"])
 
 
 def test_switching_a_step_off_changes_what_it_decides(embeddings: BundledEmbeddings) -> None:
-    """A question copied into a document answers nothing, unless that step is off."""
-    text = "How many turbines did the Qinling wind farm install? The Qinling wind farm installed 48 turbines in 2021."
-    on = answer(ExtractiveAnswerer(embeddings), "How many turbines did the Qinling wind farm install?", text)
-    off = answer(ExtractiveAnswerer(embeddings, steps=Steps(["question_in_document"])),
-                 "How many turbines did the Qinling wind farm install?", text)
-    assert "48 turbines" in on.text and "?" not in on.text
-    assert on.trace["sentences_skipped"] == 1 and off.trace["sentences_skipped"] == 0
-    assert off.trace["steps_off"] == ["question_in_document"]
+    """A year the question names must appear in the file, unless that step is off."""
+    question = "How many turbines did the Qinling wind farm install in 2021?"
+    text = "The Qinling wind farm installed 48 turbines on the ridge."
+    on = answer(ExtractiveAnswerer(embeddings), question, text)
+    off = answer(ExtractiveAnswerer(embeddings, steps=Steps(["question_numbers"])), question, text)
+    assert on.refused and "2021" in on.trace["passed_over"][0]["verdict"]
+    assert not off.refused and "48 turbines" in off.text
+    assert off.trace["steps_off"] == ["question_numbers"]
 
 
 def test_the_trace_names_the_steps_that_chose_a_quote_and_those_that_rejected_others(
@@ -91,7 +91,7 @@ def test_ask_explain_prints_why_and_json_carries_the_trace(seeded_data_dir: Path
     plain = cli(seeded_data_dir, "ask", CEREMONY_Q, "--explain")
     assert plain.returncode == 0, plain.stderr
     assert "\nWhy:\n" in plain.stdout and "  quoted  000_9e53f5965d956f18.txt" in plain.stdout
-    assert "enumerates (score)" in plain.stdout
+    assert "chunk_rank (score)" in plain.stdout
     data = json.loads(cli(seeded_data_dir, "ask", CEREMONY_Q, "--json", "--explain").stdout)
     assert {"chosen", "passed_over", "refusal", "sentences_read"} <= set(data["trace"])
     assert data["trace"]["chosen"][0]["file"] == data["citations"][0]["file"]
@@ -105,7 +105,7 @@ def test_ask_explain_says_why_it_refused(seeded_data_dir: Path) -> None:
 
 def test_steps_switched_off_in_settings_reach_the_answerer(seeded_data_dir: Path) -> None:
     data = json.loads(cli(seeded_data_dir, "ask", CEREMONY_Q, "--json", "--explain",
-                          CHATBOT_ANSWER_STEPS_OFF="menu, chunk_rank").stdout)
-    assert data["trace"]["steps_off"] == ["chunk_rank", "menu"]
+                          CHATBOT_ANSWER_STEPS_OFF="whole_date, chunk_rank").stdout)
+    assert data["trace"]["steps_off"] == ["chunk_rank", "whole_date"]
     bad = cli(seeded_data_dir, "ask", CEREMONY_Q, CHATBOT_ANSWER_STEPS_OFF="chunk_ranks")
     assert bad.returncode == 1 and "names no step chunk_ranks" in bad.stderr and "Traceback" not in bad.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.retrieval.question import Question, parts, relation_terms, stated_relation
+from chatbot.retrieval.question import Question, relation_terms, stated_relation
 
 
 @pytest.mark.parametrize("question, wants", [
@@ -37,15 +37,6 @@ from chatbot.retrieval.question import Question, parts, relation_terms, stated_r
 ])
 def test_the_kind_of_answer_a_question_wants(question: str, wants: str) -> None:
     assert Question.parse(question).wants == wants
-
-
-def test_a_question_that_asks_two_things_is_split_only_where_both_parts_ask() -> None:
-    two = parts(Question.parse("Which firm won the town prize, and how fast did its sales grow?"))
-    assert [p.text for p in two] == ["Which firm won the town prize", "how fast did its sales grow?"]
-    assert [p.wants for p in two] == ["who", "number"]
-    # a preamble before the question is no second question
-    assert parts(Question.parse("Apart from bread, which product appears on both menus?")) == []
-    assert parts(Question.parse("Who won the 2019 city marathon?")) == []
 
 
 @pytest.mark.parametrize("question, relation", [

@@ -96,15 +96,6 @@ def test_a_chinese_question_reaches_the_english_article_that_answers_it(seeded_b
     assert any(sc.chunk.lang == "en" for sc in found.ranked[:5]), [sc.chunk.file for sc in found.ranked]
 
 
-def test_the_retriever_hands_over_the_next_passages_in_the_other_language(seeded_bot: Chatbot) -> None:
-    """Below the top k, up to six passages in the other language, none of them already shown, for
-    the answerer to read before it refuses."""
-    found = seeded_bot.retriever.retrieve("How many platforms of the industrial internet has Luoyang built so far?")
-    shown = {sc.chunk.id for sc in found.ranked}
-    assert found.further and len(found.further) <= 6
-    assert all(sc.chunk.lang == "zh" and sc.chunk.id not in shown for sc in found.further)
-
-
 # -- a follow-up ------------------------------------------------------------------------------------
 
 def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seeded_bot: Chatbot) -> None:
@@ -122,12 +113,10 @@ def test_a_follow_ups_own_words_weigh_more_than_those_carried_from_earlier(seede
 
 def test_the_passages_an_answer_quotes_go_first_in_the_order_quoted() -> None:
     ranked = [scored(f"p{i}", "en", 0.3, 9 - i) for i in range(5)]
-    further = [scored("zh0", "zh", 0.2, 1)]
-    quotes = [Evidence(ranked[3].chunk, 0, 4), Evidence(further[0].chunk, 0, 2), Evidence(ranked[3].chunk, 5, 9),
-              Evidence(ranked[1].chunk, 0, 4)]
-    order = [sc.chunk.file for sc in evidence_first(ranked, further, quotes)]
-    assert order == ["p3.txt", "zh0.txt", "p1.txt", "p0.txt", "p2.txt", "p4.txt"]
-    assert evidence_first(ranked, further, []) == ranked  # a refusal keeps the ranker's order
+    quotes = [Evidence(ranked[3].chunk, 0, 4), Evidence(ranked[3].chunk, 5, 9), Evidence(ranked[1].chunk, 0, 4)]
+    order = [sc.chunk.file for sc in evidence_first(ranked, quotes)]
+    assert order == ["p3.txt", "p1.txt", "p0.txt", "p2.txt", "p4.txt"]
+    assert evidence_first(ranked, []) == ranked  # a refusal keeps the ranker's order
 
 
 def test_an_answer_lists_the_passage_it_quotes_first(seeded_bot: Chatbot) -> None:
@@ -151,7 +140,7 @@ def test_a_scoped_question_reads_only_the_chosen_documents_and_no_scope_reads_al
     assert [(sc.chunk.id, sc.score) for sc in whole.ranked] == [(sc.chunk.id, sc.score) for sc in again.ranked]
     assert len({sc.chunk.doc_id for sc in whole.ranked}) > 1
     scoped = seeded_bot.retriever.retrieve(question, doc_ids=chosen)
-    assert scoped.ranked and {sc.chunk.doc_id for sc in [*scoped.ranked, *scoped.further]} <= set(chosen)
+    assert scoped.ranked and {sc.chunk.doc_id for sc in scoped.ranked} <= set(chosen)
     answer = seeded_bot.ask(question, doc_ids=chosen)
     assert {c.doc_id for c in [*answer.citations, *answer.related]} <= set(chosen)
     assert seeded_bot.retriever.retrieve(question, doc_ids=["no-such-document"]).ranked == []

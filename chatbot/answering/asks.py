@@ -19,11 +19,6 @@ from chatbot.types import ScoredChunk
 _OFFICE = alternation(WORDS["offices"]["en"])
 _ZH_OFFICE = alternation(WORDS["offices"]["zh"])
 _OFFICE_Q = re.compile(rf"\b(?:{_OFFICE})s?\b|{_ZH_OFFICE}|官员", re.I)
-OFFICE_HOLDER = re.compile(  # case matters for the name, not for the office
-    rf"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+,\s+(?i:the\s+)?(?i:(?:{alternation(WORDS['office_qualifiers']['en'])})[\s-]+)?"
-    rf"(?i:{_OFFICE})\b"
-    rf"|\b(?i:{_OFFICE})\s+[A-Z][a-z]+\s+[A-Z][a-z]+\b"
-    rf"|(?:{_ZH_OFFICE})[\u4e00-\u9fff]{{2,3}}(?=[，,、]?(?:{alternation(WORDS['office_speech']['zh'])}))")
 # A question that asks what something is called ("北京冬奥会吉祥物叫什么", "What is the name of
 # Microsoft's AR headset?") and no other kind of answer
 _ASKS_NAME = re.compile(rf"{alternation(WORDS['asks_name']['zh'])}|\bname of\b|\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)\s+"
@@ -48,18 +43,14 @@ class Limits(Protocol):
     min_cross_coverage: float
     min_cross_words: int
     cross_lang_chunks: int
-    agreement_bonus: float
     wanted_bonus: float
     context_weight: float
     full_date_bonus: float
     support_bonus: float
     wanted_window: float
-    office_bonus: float
     counted_bonus: float
-    list_bonus: float
     form_weight: float
     look_at: int
-    close_ratio: float
 
 
 @dataclass
@@ -91,10 +82,6 @@ class Ctx:
         self.listing = asks_list(q)
         self.office = asks_office_holder(q)
         self.counting = q.wants == "number" and bool(_HOW_MANY.search(q.text))
-
-    def asking(self, q: Question) -> Ctx:
-        """The same context for another question (one part of a two-part question)."""
-        return Ctx(q, self.steps, self.limits, self.ranked)
 
 
 def asks_name(q: Question) -> bool:

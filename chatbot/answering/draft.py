@@ -31,13 +31,7 @@ class Draft:
     confidence: float | None = None
 
 
-def compose(groups: list[list[Evidence]]) -> Draft:
-    """The answer text: each group's quote once, then a marker for it and for each other file
-    that says the same words ("A [1] [2] B [3]")."""
-    chosen: list[Evidence] = []
-    parts: list[str] = []
-    for g in groups:
-        marks = " ".join(f"[{len(chosen) + i}]" for i in range(1, len(g) + 1))
-        parts.append(f"{defuse_markers(g[0].quote)} {marks}")
-        chosen.extend(g)
-    return Draft(" ".join(parts), chosen, False)
+def compose(quotes: list[Evidence]) -> Draft:
+    """The answer text: each quote followed by its marker ("A [1] B [2]")."""
+    text = " ".join(f"{defuse_markers(ev.quote)} [{i}]" for i, ev in enumerate(quotes, 1))
+    return Draft(text, list(quotes), False)

@@ -6,7 +6,8 @@ rank, files that agree, ...), picks the best one that is supported (`support`) a
 kind of answer asked for, quotes it cut to the clauses that answer, and adds further quotes
 (`quoting`) only when they bring something new. It refuses when no sentence is supported, or
 when no close one holds the kind of answer asked for ("when", "how many", "where", "who"):
-quoting the topic is no answer. Before refusing it reads further passages in the other language.
+quoting the topic is no answer. Before refusing it judges the passages read in the other language
+by similarity too.
 
 Every rule is a named step (`steps`): switchable by name, and reported in the answer's trace.
 """
@@ -20,30 +21,22 @@ import numpy as np
 from chatbot.answering import scoring
 from chatbot.answering.asks import Ctx
 from chatbot.answering.draft import REFUSAL, Draft, compose
-from chatbot.answering.quoting import BRINGS_SOMETHING, SAME_WORDS, clauses, one_per_file, overlap, quote_budget, settled, shorten
+from chatbot.answering.quoting import BRINGS_SOMETHING, clauses, one_per_file, overlap, quote_budget, settled, shorten
 from chatbot.answering.reader import Reader
 from chatbot.answering.sentences import Sentence, read
 from chatbot.answering.steps import Steps, first_reason, rule
 from chatbot.answering.support import must_show, shows, supported
 from chatbot.answering.trace import trace
 from chatbot.index.embeddings import BundledEmbeddings
-from chatbot.retrieval.question import Question, parts
-from chatbot.retrieval.spans import full_date
+from chatbot.retrieval.question import Question
 from chatbot.types import Evidence, ScoredChunk
 
 __all__ = ["REFUSAL", "Draft", "ExtractiveAnswerer", "Sentence", "clauses", "shorten"]
 
-TWO_PARTS = rule("two_part_question", "pick",
-                 "A question that asks two things (\"Which company ..., and how fast did it grow?\") gets a quote for each.")
-CLOSE = rule("close_candidates", "pick", "Besides the two best sentences, any scoring nearly as well may carry the answer.")
-KIND_FIRST = rule("kind_asked_first", "pick", "\"When / how many\": of the close supported sentences, one holding a date or "
-                  "figure goes before one that does not.")
-WHOLE_DATE_FIRST = rule("whole_date_first", "pick", "\"When\": a whole date (day, month and year) goes before a part of one.")
 WANTED_NEAR = rule("kind_asked_nearby", "pick", "A best sentence that only restates the topic gives way to a close one "
                    "holding the kind of answer asked for.")
 REREAD = rule("reread_other_language", "pick", "Before refusing, every passage read in the other language is judged by "
                                                "similarity too.")
-FURTHER = rule("further_passages", "pick", "Before refusing, the next passages in the other language below the top k are read.")
 KINDS = {"date": "a date", "number": "a figure", "where": "a place", "who": "who it is"}
 
 
@@ -56,23 +49,17 @@ class ExtractiveAnswerer:
     min_cross_coverage = 0.4  # through the lexicon, which matches more loosely than the words themselves
     min_cross_words = 2  # ... and of at least two of the question's words, numbers aside
     cross_lang_chunks = 4
-    agreement_bonus = 0.25  # of the weaker of lexicon coverage and similarity, across languages (0.5: same answers)
     wanted_bonus = 0.15  # a sentence holding the kind of answer asked for (a date, a number, a name)
     context_weight = 0.7  # coverage counted through the sentence a pronoun refers to (0.8 added false refusals)
     full_date_bonus = 0.05  # "when": a day, month and year over a year alone
     support_bonus = 0.1  # per other file that states the same name, date or figure (at most two)
     wanted_window = 0.7  # of the best score, where a sentence holding the wanted answer is looked for
-    office_bonus = 0.05  # "which official": a name in apposition with an office (0.1 lost an rgb-dev answer)
     counted_bonus = 0.1  # "how many X": a figure that counts X over one that counts something else
-    list_bonus = 0.1  # "which companies", 哪些: a sentence that names several over one that names one
     # an asked English word met only in another form ("released" for "release", "winning" for
     # "won", "industrial" for "industry") counts for this share of its weight: the form is
     # weaker evidence than the word (half its weight, or all of it, lost answers on both packs)
     form_weight = 0.3
     look_at = 2  # the best-scoring sentences that may carry the answer when a better one lacks support
-    # ... and any scoring within this share of the best (0.7 to 0.85 gave the same answers on
-    # both packs; 0.6 cut rgb-dev rejection from 0.17 to 0.12)
-    close_ratio = 0.8
 
     def __init__(self, embeddings: BundledEmbeddings, max_citations: int = 2, steps: Steps | None = None,
                  reader: Reader | None = None, min_confidence: float = 0.0) -> None:
@@ -83,11 +70,10 @@ class ExtractiveAnswerer:
         self.min_confidence = min_confidence
 
     def answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None = None,
-               idf: dict[str, float] | None = None, further: Sequence[ScoredChunk] = ()) -> Draft:
+               idf: dict[str, float] | None = None) -> Draft:
         """The named steps' answer, with the reader's confidence in it; refused below
-        `min_confidence`. `further`: passages in the other language below the top k, read only
-        before refusing."""
-        draft = self._answer(q, ranked, qvec, idf, further)
+        `min_confidence`."""
+        draft = self._answer(q, ranked, qvec, idf)
         if self.reader is None:
             return draft
         ctx, sents = self.candidates(q, ranked, qvec, idf)
@@ -101,7 +87,7 @@ class ExtractiveAnswerer:
         return draft
 
     def _answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None,
-                idf: dict[str, float] | None, further: Sequence[ScoredChunk]) -> Draft:
+                idf: dict[str, float] | None) -> Draft:
         ctx, idf = Ctx(q, self.steps, self, ranked), idf or {}
         skipped: list[Sentence] = []
         sents = read(self.steps, ranked, skipped=skipped)
@@ -109,29 +95,20 @@ class ExtractiveAnswerer:
         if not sents:
             ctx.refusal = "no sentence of the passages read can answer anything"
             return self._refuse(ctx, [])
-        two = self._answer_parts(ctx, sents, qvec, idf)
-        if two is not None:
-            return two
-        sents, best = self._choose(ctx, sents, qvec, idf, further)
+        sents, best = self._choose(ctx, sents, qvec, idf)
         if best is None:
             return self._refuse(ctx, sents)
         return self._quote(ctx, best, sents, qvec, idf)
 
     # -- choosing the first quote ------------------------------------------------------------
 
-    def _choose(self, ctx: Ctx, sents: list[Sentence], qvec: np.ndarray | None, idf: dict[str, float],
-                further: Sequence[ScoredChunk]) -> tuple[list[Sentence], Sentence | None]:
+    def _choose(self, ctx: Ctx, sents: list[Sentence], qvec: np.ndarray | None,
+                idf: dict[str, float]) -> tuple[list[Sentence], Sentence | None]:
         q, ranked, on = ctx.q, ctx.ranked, self.steps.on
         sents, best = self._score_and_pick(ctx, sents, qvec, idf)
         if best is None and on(REREAD) and any(s.lang != q.lang for s in sents):
             # the retriever's other-language slot lies below the chunks read that way at first
             sents, best = self._score_and_pick(ctx, sents, qvec, idf, cross_ranks=len(ranked))
-        if best is None and further and on(FURTHER):
-            # the retriever's ranking, fitted mostly on one language, leaves the passage that answers
-            # below the top k too often
-            sents = sents + read(self.steps, further, first_rank=len(ranked))
-            ctx.ranked = [*ranked, *further]
-            sents, best = self._score_and_pick(ctx, sents, qvec, idf, cross_ranks=len(ctx.ranked))
         if best is None:
             ctx.refusal = "no sentence read is supported by the question's words"
         elif must_show(ctx, best) and not shows(ctx, best):
@@ -153,16 +130,8 @@ class ExtractiveAnswerer:
         return ordered, self._pick(ctx, ordered)
 
     def _pick(self, ctx: Ctx, sents: list[Sentence]) -> Sentence | None:
-        """The first supported one of the `look_at` best-scoring sentences (sorted already) and
-        any that score nearly as well, one that holds the date or figure asked for before one
-        that does not, and a whole date (day, month and year) before a part of one."""
-        q, on = ctx.q, self.steps.on
-        close = [s for s in sents[self.look_at :] if s.score >= self.close_ratio * sents[0].score] if on(CLOSE) else []
-        ok = [s for s in sents[: self.look_at] + close if supported(ctx, s)]
-        if q.wants in ("date", "number"):  # stable: score order otherwise
-            ok.sort(key=lambda s: (on(KIND_FIRST) and not s.wanted,
-                                   on(WHOLE_DATE_FIRST) and q.wants == "date" and not full_date(s.quote)))
-        return ok[0] if ok else None
+        """The first supported one of the `look_at` best-scoring sentences (sorted already)."""
+        return next((s for s in sents[: self.look_at] if supported(ctx, s)), None)
 
     def _wanted_near(self, ctx: Ctx, best: Sentence, sents: list[Sentence]) -> Sentence:
         """A best sentence that only restates the topic gives way to a close one holding the kind
@@ -174,28 +143,6 @@ class ExtractiveAnswerer:
                 return s
         return best
 
-    def _answer_parts(self, ctx: Ctx, sents: list[Sentence], qvec: np.ndarray | None,
-                      idf: dict[str, float]) -> Draft | None:
-        """A question that asks two things gets a quote for each ("Which company ..., and how fast
-        did its revenue grow?"), when each part alone has a supported sentence and they differ."""
-        subs = parts(ctx.q) if self.steps.on(TWO_PARTS) else []
-        if not subs:
-            return None
-        picks: list[Sentence] = []
-        for sub in subs:
-            _, best = self._score_and_pick(ctx.asking(sub), sents, qvec, idf)
-            if best is None or any(overlap(best.evidence, p.evidence) for p in picks):
-                return None
-            picks.append(best)
-        budget = quote_budget(ctx)
-        room = budget // 2 - 2
-        chosen = [self.shorten(sub, s.evidence, room, idf, qvec) for sub, s in zip(subs, picks)]
-        if sum(len(ev.quote) for ev in chosen) + 2 > budget:
-            return None
-        draft = compose([[ev] for ev in chosen])
-        draft.trace = trace(ctx, sents, picks)
-        return draft
-
     # -- quoting -----------------------------------------------------------------------------
 
     def _quote(self, ctx: Ctx, best: Sentence, sents: list[Sentence], qvec: np.ndarray | None,
@@ -206,35 +153,27 @@ class ExtractiveAnswerer:
         q = ctx.q
         budget = quote_budget(ctx)
         first = self.shorten(q, best.evidence, budget, idf, qvec)
-        groups, heads, picked = [[first]], [best.evidence], [best]  # a group: a quote, then the same words elsewhere
+        quotes, picked = [first], [best]
         used, covered = len(first.quote), set(best.terms)
         ctx.best, ctx.settled = best, settled(ctx, best)
         for s in sents[next(i for i, s in enumerate(sents) if s is best) + 1 :]:
-            if sum(map(len, groups)) >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
+            if len(quotes) >= self.max_citations or s.score < 0.7 * best.score or used >= budget - 40:
                 break
-            if any(overlap(s.evidence, ev) for g in groups for ev in g) or not supported(ctx, s):
-                continue
-            same = next((i for i, h in enumerate(heads) if h.quote == s.quote), None) if self.steps.on(SAME_WORDS) else None
-            if same is not None:  # another file says it word for word: cite it beside the first
-                shown = groups[same][0]
-                start = s.evidence.start_char + shown.start_char - heads[same].start_char
-                groups[same].append(Evidence(s.evidence.chunk, start, start + len(shown.quote)))
-                used += 1
+            if any(overlap(s.evidence, ev) for ev in quotes) or not supported(ctx, s):
                 continue
             if first_reason(self.steps.at("further"), ctx, s):
                 continue
             adds_terms = any(t in s.terms and t not in covered for t in q.terms)
-            other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for g in groups for ev in g)
+            other_file = all(s.evidence.chunk.doc_id != ev.chunk.doc_id for ev in quotes)
             if adds_terms or other_file or not self.steps.on(BRINGS_SOMETHING):
                 room = budget - used - 2  # the spaces around the marker before it count too
                 ev = self.shorten(q, s.evidence, room, idf, qvec)
                 if len(ev.quote) <= room:
-                    groups.append([ev])
-                    heads.append(s.evidence)
+                    quotes.append(ev)
                     picked.append(s)
                     used += len(ev.quote) + 2
                     covered |= s.terms
-        draft = compose(groups)
+        draft = compose(quotes)
         draft.trace = trace(ctx, sents, picked)
         return draft
 

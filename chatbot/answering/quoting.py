@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from chatbot.answering.asks import OFFICE_HOLDER, Ctx, asks_list, asks_office_holder
+from chatbot.answering.asks import Ctx
 from chatbot.answering.draft import BUDGET
 from chatbot.answering.sentences import Sentence, sentence_terms
 from chatbot.answering.steps import Steps, reject, rule
-from chatbot.answering.support import says, shows
-from chatbot.retrieval.question import Question, stated_relation
+from chatbot.answering.support import shows
+from chatbot.retrieval.question import Question
 from chatbot.retrieval.spans import answer_spans, full_date, measure_match, wanted_match
 from chatbot.text.chunking import Span
 from chatbot.text.terms import tokenize
@@ -28,13 +28,9 @@ _QUOTED = re.compile(r"“[^“”]{1,80}”|「[^「」]{1,80}」|『[^『』]{
 
 KEEP_ANSWER = rule("cut_keeps_the_answer", "quote",
                    "A quote cut to fit keeps the clause holding the kind of answer asked, not only the question's words.")
-LIST_CLAUSES = rule("cut_keeps_the_list", "quote", "\"Which companies\": each further clause holding a name is one more of the list.")
-OFFICE_CLAUSE = rule("cut_keeps_the_office_holder", "quote", "\"Which official\": the office holder, not the list that follows.")
 WHOLE_LIST = rule("whole_list", "quote",
                   "\"Which companies\": a complete list is the answer, so a list question may quote twice the usual length.")
 READS_ALONE = rule("quote_reads_alone", "quote", "A quote cut from a sentence never starts with a dangling \"and ...\" or \"which ...\".")
-SAME_WORDS = rule("same_words_cited_beside", "further",
-                  "Another file that says the first quote word for word is cited beside it, not quoted again.")
 BRINGS_SOMETHING = rule("further_brings_something", "further",
                         "A further quote must bring a question word the first lacks, or another file.")
 SETTLED = rule("settled_answer", "further",
@@ -85,8 +81,6 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
     # a clause holds the answer when it holds the kind asked for: a GDP's sum of money, not any figure
     clause_wanted = [on(KEEP_ANSWER) and wanted_match(q, quote[p.start : p.end], answer_spans(q, quote[p.start : p.end], works=True))
                      and measure_match(q, quote[p.start : p.end]) for p in parts]
-    office = on(OFFICE_CLAUSE) and asks_office_holder(q)
-    each = 0.05 if on(LIST_CLAUSES) and asks_list(q) else 0.03
     best: tuple[float, int, int] | None = None
     alone = on(READS_ALONE)
     for i in range(len(parts)):
@@ -99,12 +93,10 @@ def shorten(q: Question, ev: Evidence, budget: int, idf: dict[str, float] | None
                 break
             terms |= clause_terms[j]
             wanted = sum(clause_wanted[i : j + 1])
-            # question words covered, the wanted kind of answer (more of it for lists), brevity
+            # question words covered, the wanted kind of answer, brevity
             relevance = max(clause_relevance[i : j + 1]) if clause_relevance is not None else (
                 sum(weights[t] for t in terms) / total)
-            value = relevance + (1.0 if wanted else 0.0) + each * wanted - 0.0005 * length
-            if office and OFFICE_HOLDER.search(quote, parts[i].start, parts[j].end):
-                value += 0.5  # "which official": the office holder, not the list that follows
+            value = relevance + (1.0 if wanted else 0.0) + 0.03 * wanted - 0.0005 * length
             if best is None or value > best[0]:
                 best = (value, i, j)
     return _cut(ev, quote, parts, best, budget)
@@ -144,28 +136,10 @@ def settled(ctx: Ctx, best: Sentence) -> bool:
     return True
 
 
-@reject("further_holds_the_kind_asked", "further",
-        "A further quote must hold the kind of answer asked for, not only its topic.")
-def _further_kind(ctx: Ctx, s: Sentence) -> str:
-    return "it holds no answer of the kind asked" if (ctx.q.wants or ctx.naming) and not s.wanted else ""
-
-
-@reject("further_says_what_is_asked", "further", "For \"who won / who is the CEO of\", a further quote must say it too.")
-def _further_says(ctx: Ctx, s: Sentence) -> str:
-    stated = stated_relation(ctx.q)
-    return "it does not say the verb or office asked about" if stated and s.lang == "en" and not says(stated, s) else ""
-
-
 @reject("no_rival_beside_a_settled_answer", "further",
         "Beside a first answer another file vouches for, a sentence offering other answers is a rival, not support.")
 def _rival(ctx: Ctx, s: Sentence) -> str:
     return "a rival answer beside a settled one" if ctx.settled and another_answer(ctx.best, s) else ""
-
-
-@reject("no_vaguer_date", "further", "Beside a whole date, a quote that only restates its year or day adds nothing.")
-def _vaguer(ctx: Ctx, s: Sentence) -> str:
-    return "a vaguer form of the first quote's date" if ctx.settled and ctx.q.wants == "date" and vaguer_date(
-        ctx.best, s) else ""
 
 
 def another_answer(first: Sentence | None, s: Sentence) -> bool:
@@ -175,15 +149,6 @@ def another_answer(first: Sentence | None, s: Sentence) -> bool:
         return False
     one, other = first.quote.lower(), s.quote.lower()
     return bool(s.answers) and not any(a in one for a in s.answers) and not any(a in other for a in first.answers)
-
-
-def vaguer_date(first: Sentence | None, s: Sentence) -> bool:
-    """Whether s only restates, less fully, dates the first quote gives (its year, its day
-    without the year), giving no whole date of its own."""
-    if first is None:
-        return False
-    one = first.quote.lower()
-    return bool(s.answers) and all(a in one for a in s.answers) and not full_date(s.quote)
 
 
 def overlap(a: Evidence, b: Evidence) -> bool:

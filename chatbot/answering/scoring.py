@@ -7,12 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chatbot.answering.asks import OFFICE_HOLDER, Ctx, counts_asked, given_names, lists
+from chatbot.answering.asks import Ctx, counts_asked, given_names, lists
 from chatbot.answering.sentences import Sentence, in_other_forms
 from chatbot.answering.steps import feature, rule
 from chatbot.index.embeddings import BundledEmbeddings
-from chatbot.retrieval.question import asks_publication
-from chatbot.retrieval.spans import answer_spans, full_date, other_variant, wanted_match
+from chatbot.retrieval.spans import answer_spans, full_date, wanted_match
 from chatbot.text import lexicon
 from chatbot.text.terms import han_bigrams
 
@@ -23,10 +22,7 @@ WORD_FORMS = rule("word_forms", "coverage", "An English word in another form (re
 THROUGH_CONTEXT = rule("coverage_through_context", "coverage",
                        "\"It was released on ...\": what \"it\" is, the sentence before says; it counts for less.")
 BIGRAMS = rule("han_bigrams", "coverage", "Chinese coverage also by pairs of characters, which do not depend on word cuts.")
-DATE_LINE_COVERAGE = rule("date_line_speaks_for_its_document", "coverage",
-                          "Asked when a document was published, its date line covers what the document does.")
 NAMES = rule("names_given", "coverage", "Asked what a thing is called, a name the passage gives (quoted, after 叫作) is the answer.")
-KIN = rule("numbered_kin_found", "coverage", "\"Splatoon 1\" in a sentence about the asked \"Splatoon 2\" marks its answers as another's.")
 
 
 def score(ctx: Ctx, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarray | None,
@@ -43,11 +39,6 @@ def score(ctx: Ctx, sents: list[Sentence], idf: dict[str, float], qvec: np.ndarr
         for s, sim in zip(cross, vecs @ qvec):
             s.similarity = float(sim)
     found_in = [_read(ctx, s) for s in sents]
-    if asks_publication(q) and ctx.steps.on(DATE_LINE_COVERAGE):  # the date line answers for the whole document
-        for s in sents:
-            if s.stamp:
-                s.coverage = max((o.coverage for o in sents if o.evidence.chunk.doc_id == s.evidence.chunk.doc_id
-                                  and not o.stamp), default=0.0)
     files_with = _files_with_answers(sents)
     features = ctx.steps.at("score")
     for s, found in zip(sents, found_in):
@@ -85,7 +76,6 @@ def _read(ctx: Ctx, s: Sentence) -> list[tuple[int, int]]:
     else:
         found = answer_spans(q, quote, works=True)
         s.answers = frozenset(quote[a:b].lower() for a, b in found if b - a > 1)
-    s.kin = ctx.steps.on(KIN) and other_variant(q, quote, found)
     return found
 
 
@@ -123,12 +113,6 @@ def _files_with_answers(sents: Sequence[Sentence]) -> dict[str, set[str]]:
 # -- features, in the order they add up -----------------------------------------------------------
 
 
-@feature("agreement_across_languages", "In the other language, a sentence both the lexicon and the embedding vouch for "
-         "outranks one only the embedding does.")
-def _agreement(ctx: Ctx, s: Sentence) -> float:
-    return ctx.limits.agreement_bonus * min(s.coverage, 1.6 * s.similarity)
-
-
 @feature("kind_asked_bonus", "A sentence holding the kind of answer asked for (a date, a number, a name) comes first.")
 def _wanted(ctx: Ctx, s: Sentence) -> float:
     return ctx.limits.wanted_bonus if s.wanted else 0.0
@@ -149,27 +133,6 @@ def _counts(ctx: Ctx, s: Sentence) -> float:
     return ctx.limits.counted_bonus if s.counts else 0.0
 
 
-@feature("enumerates", "\"Which companies\", 哪些: a sentence that names several beats one that names one.")
-def _enumerates(ctx: Ctx, s: Sentence) -> float:
-    return ctx.limits.list_bonus if s.enumerates else 0.0
-
-
 @feature("whole_date", "\"When\": a day, month and year beat a year alone.")
 def _whole_date(ctx: Ctx, s: Sentence) -> float:
     return ctx.limits.full_date_bonus if ctx.q.wants == "date" and full_date(s.quote) else 0.0
-
-
-@feature("office_holder", "\"Which official\": a name in apposition with an office.")
-def _office(ctx: Ctx, s: Sentence) -> float:
-    return ctx.limits.office_bonus if ctx.office and OFFICE_HOLDER.search(s.quote) else 0.0
-
-
-@feature("nothing_new", "A sentence that holds nothing but the question's own words answers nothing.")
-def _nothing_new(ctx: Ctx, s: Sentence) -> float:
-    novel = any(t not in ctx.weights for t in s.terms if len(t) > 1 or t.isdigit())
-    return 0.0 if novel else -0.3
-
-
-@feature("long_sentence", "A sentence over 400 characters is more often a run-on paragraph than an answer.")
-def _long(_ctx: Ctx, s: Sentence) -> float:
-    return -0.05 if len(s.quote) > 400 else 0.0

@@ -8,14 +8,10 @@ import re
 from chatbot.answering.asks import Ctx, asks_list, naming_words
 from chatbot.answering.sentences import Sentence
 from chatbot.answering.steps import first_reason, reject, rule
-from chatbot.retrieval.question import Question, asks_publication, asks_role, relation_terms, stated_relation
+from chatbot.retrieval.question import Question, asks_publication, relation_terms, stated_relation
 from chatbot.retrieval.spans import (
-    answer_spans,
-    figures_of_other_years,
     measure_match,
     number_forms,
-    office_of_another_body,
-    places,
     states_relation,
 )
 from chatbot.text.words import WORDS, alternation
@@ -29,9 +25,6 @@ _TITLE_RUN = re.compile(r"(?:《[^《》]{1,30}》\s*[、，,和与及]?\s*){3,}
 # A choice still to come, in a sentence, and a question about the future (which it may answer)
 _NOT_YET = re.compile(rf"\bwill be (?:{alternation(WORDS['not_yet']['en'])})\b", re.I)
 _FUTURE_Q = re.compile(r"\bwill\b", re.I)
-_ROLE_GAP_WORDS = 4
-_WORD = re.compile(r"\w+")
-_OPENING = " \"'“‘([-–—…."
 
 MUST_SHOW = rule("must_show_the_kind_asked", "pick",
                  "\"When / how many / where / who\" is not answered by a sentence that only restates the topic.")
@@ -47,11 +40,6 @@ def _date_line(ctx: Ctx, s: Sentence) -> str:
     return "the document's date line" if s.stamp and not asks_publication(ctx.q) else ""
 
 
-@reject("numbered_kin", "support", "\"Splatoon 1 ... in 2015\" does not say when Splatoon 2 was released.")
-def _kin(_ctx: Ctx, s: Sentence) -> str:
-    return "its answers are about another of the asked thing's kin" if s.kin else ""
-
-
 @reject("question_numbers", "support", "A year or figure in the question must appear in what was read of that file.")
 def _numbers(ctx: Ctx, s: Sentence) -> str:
     q = ctx.q
@@ -64,11 +52,6 @@ def _numbers(ctx: Ctx, s: Sentence) -> str:
     return f"its file does not mention {missing[0]}" if missing else ""
 
 
-@reject("office_of_another_body", "support", "\"Apple CEO Tim Cook\" does not say who Nintendo's CEO is.")
-def _other_body(ctx: Ctx, s: Sentence) -> str:
-    return "it names the office of another body" if office_of_another_body(ctx.q, s.quote) else ""
-
-
 @reject("other_end_of_the_event", "support", "\"6月5日，法网结束男单决赛\" does not say when the tournament began.")
 def _other_end_step(ctx: Ctx, s: Sentence) -> str:
     return "it dates the other end of the event" if ctx.q.wants == "date" and other_end(ctx.q.text, s.quote) else ""
@@ -77,13 +60,6 @@ def _other_end_step(ctx: Ctx, s: Sentence) -> str:
 @reject("among_titles", "support", "A work named only in a list of three or more works says nothing of it alone.")
 def _titles(ctx: Ctx, s: Sentence) -> str:
     return "it names the work only in a list of works" if among_titles(ctx.q, s.quote) else ""
-
-
-@reject("other_places", "support", "\"Which company ranked first\" is not answered by who ranked 4th and 6th.")
-def _places(ctx: Ctx, s: Sentence) -> str:
-    asked = places(ctx.q.text)
-    stated = places(s.quote) if asked else set()
-    return "it is about other places in the ranking" if asked and stated and not asked & stated else ""
 
 
 @reject("weak_evidence", "support", "Too few of the question's words (or too little similarity) are no evidence.")
@@ -145,14 +121,6 @@ def _says_step(ctx: Ctx, s: Sentence) -> str:
     return "it does not say the verb or office asked about" if stated and not says(stated, s) else ""
 
 
-@reject("names_the_role", "shows", "\"The leading role of the chairman\" names no chairman: a name must stand beside the role.")
-def _names_role_step(ctx: Ctx, s: Sentence) -> str:
-    stated = stated_relation(ctx.q) if s.lang == "en" else None
-    if stated and stated.search(s.quote) and asks_role(ctx.q) and not names_role(ctx.q, s.quote, stated):
-        return "no name stands beside the role"
-    return ""
-
-
 @reject("kind_asked", "shows", "A time answers \"when\", a figure \"how many\", a name \"who\": the topic alone does not.")
 def _kind(_ctx: Ctx, s: Sentence) -> str:
     return "" if s.wanted else "it holds no answer of the kind asked for"
@@ -163,25 +131,9 @@ def _measure(ctx: Ctx, s: Sentence) -> str:
     return "" if measure_match(ctx.q, s.quote) else "its figure measures something else"
 
 
-@reject("year_asked", "shows", "2022's box office is not answered by 2021's figure.")
-def _year(ctx: Ctx, s: Sentence) -> str:
-    return "its figures are of other years" if figures_of_other_years(ctx.q, s.quote, s.evidence.chunk.text) else ""
-
-
 def says(stated: re.Pattern[str], s: Sentence) -> bool:
     """Whether a sentence, or the one it refers back to, says the verb or office asked about."""
     return bool(stated.search(s.quote)) or any(stated.fullmatch(t) for t in s.context)
-
-
-def names_role(q: Question, text: str, stated: re.Pattern[str]) -> bool:
-    """Whether a sentence names someone beside the role asked for ("director, Francis Ford
-    Coppola", "Facebook CEO Mark Zuckerberg"): within a few words of it. A single capitalised
-    word opening the sentence is not taken for a name ("Give full play to ... the chairman")."""
-    names = [(a, b) for a, b in answer_spans(q, text, works=True)
-             if " " in text[a:b] or text[:a].strip(_OPENING)]
-    roles = [(m.start(), m.end()) for m in stated.finditer(text)]
-    return any(len(_WORD.findall(text[min(b, d):max(a, c)])) <= _ROLE_GAP_WORDS
-               for a, b in names for c, d in roles)
 
 
 def other_end(question: str, text: str) -> bool:

@@ -119,25 +119,6 @@ def asks_publication(q: Question) -> bool:
     return q.wants == "date" and bool(_PUBLISHED_Q.search(q.text))
 
 
-_ASKS = re.compile(r"^(how|what|which|who|whom|whose|when|where|why|is|are|was|were|do|does|did|can|has|have)\b"
-                   r"|哪|什么|多少|几|谁|何|吗|怎|是否", re.I)
-
-
-_PART_SPLIT = re.compile(
-    r"[?？]\s*(?=\S)|[,;，；]\s*(?:and|but|also|并且|而且|以及|还有|另外)?\s*(?=(?:how|what|which|who|when|where)\b)"
-    r"|,?\s+and\s+(?=(?:how|what|which|who|when|where)\b)", re.I)
-
-
-def parts(q: Question) -> list[Question]:
-    """The sub-questions of a question that asks two things ("Which company ..., and how fast
-    did its revenue grow?"), each with its own kind of answer; [] for a single question."""
-    pieces = [p.strip() for p in _PART_SPLIT.split(q.text) if p and p.strip()]
-    subs = [Question.parse(p) for p in pieces]
-    if len(subs) != 2 or any(len(s.terms) < 2 or not _ASKS.search(s.text) for s in subs):
-        return []  # "Apart from bearings, which industry ...?" is one question with a preamble
-    return subs
-
-
 # A figure of what kind answers a question about money, a rate, people or a length: "What was
 # Luoyang's GDP?" is not answered by "17", "how many employees" by "10 award-winning
 # enterprises", nor "how long is the bridge" by "7 hours".
@@ -244,11 +225,6 @@ _STATED = {
 _NOT_VERBS = frozenset("is was are were has have had does did will would can could should its this these those".split())
 
 
-def asks_role(q: Question) -> bool:
-    """Whether an English "who" question asks who holds a role ("Who is the CEO of ...?")."""
-    return q.lang == "en" and q.wants == "who" and bool(_WHO_ROLE.search(q.text))
-
-
 @lru_cache(maxsize=1024)
 def stated_relation(q: Question) -> re.Pattern[str] | None:
     """For an English "who" question, what a sentence must say to answer it: the verb asked ("who
@@ -268,49 +244,5 @@ def stated_relation(q: Question) -> re.Pattern[str] | None:
     stem = stem[:-1] if stem.endswith("e") and len(stem) > 4 else stem
     forms = _STATED.get(stem) or _STATED.get(word) or rf"{re.escape(stem)}\w*"
     return re.compile(rf"\b(?:{forms})\b", re.I)
-
-
-# The body whose office a role question asks about ("the CEO of Nintendo", "Apple's CEO"), and
-# the body a sentence ties the office to ("Apple CEO Tim Cook", "president of the NFL Players
-# Association"); a title's own capitals ("Vice President") are no body
-_BODY_ROLES = alternation(WORDS["body_roles"]["en"])
-
-
-BODY = r"[A-Z][\w&.'’-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w&.'’-]*)*"
-
-
-_ASKED_BODY = re.compile(rf"\b(?i:{_BODY_ROLES})\s+of\s+(?:the\s+)?({BODY})|({BODY})['’]s\s+(?:(?:new|current)\s+)?(?i:{_BODY_ROLES})\b")
-
-
-@lru_cache(maxsize=1024)
-def body_of_office(q: Question) -> str | None:
-    """The body whose office the question asks about, as `plain_body` compares it. Cached:
-    the answerer asks per sentence."""
-    m = _ASKED_BODY.search(q.text) if asks_role(q) else None
-    return plain_body(m.group(1) or m.group(2)) if m else None
-
-
-# What a body's name may end in and still name the same body ("Luoyang City", "Nintendo Co., Ltd.")
-_BODY_SUFFIXES = frozenset("city county province municipality municipal government co inc ltd llc corp corporation"
-                           " company group holdings plc".split())
-
-
-def plain_body(body: str) -> str:
-    words = re.sub(r"['’]s$", "", body.lower().rstrip(".,-")).split()
-    while len(words) > 1 and words[-1].rstrip(".,") in _BODY_SUFFIXES:
-        words.pop()
-    return " ".join(words)
-
-
-# A named thing with a number that tells it from its kin: "Splatoon 2", "Pixel 5a", "Season 3"
-VARIANT = re.compile(r"\b([A-Za-z][A-Za-z'’-]+)\s+(\d{1,2}[a-z]?)\b(?![\d.,:/%-])")
-
-
-@lru_cache(maxsize=1024)
-def asked_variants(question: str, terms: tuple[str, ...]) -> frozenset[tuple[str, str]]:
-    """The numbered things a question names, as (word, number): read once per question, not
-    once for every sentence `other_variant` is asked about."""
-    return frozenset((m.group(1).lower(), m.group(2).lower()) for m in VARIANT.finditer(question)
-                     if m.group(1).lower() in terms)
 
 

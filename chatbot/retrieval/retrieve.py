@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,9 +38,6 @@ class Retrieval:
     ranked: list[ScoredChunk]
     qvec: np.ndarray  # the question's embedding, reused by the answerer
     idf: dict[str, float]  # corpus IDF of the question's terms
-    # the next passages in the other language below the top k, best first: the extractive
-    # answerer reads them before it refuses
-    further: list[ScoredChunk] = field(default_factory=list)
 
 
 class Retriever:
@@ -124,33 +121,21 @@ class Retriever:
         ranked = dedupe([
             ScoredChunk(chunk=c.chunk, score=s, dense=c.dense, keyword=c.bm25) for c, s in ordered
         ])
-        top, further = split_top(q, ranked, k)
-        return Retrieval(question=q, ranked=top, qvec=qvec, idf=idf, further=further)
+        return Retrieval(question=q, ranked=keep_other_language(q, ranked, k), qvec=qvec, idf=idf)
 
 
-def split_top(q: Question, ranked: list[ScoredChunk], k: int) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
-    """The top k (with the other language's slot) and the next FURTHER passages in the other language."""
-    top = keep_other_language(q, ranked, k)
-    shown = {sc.chunk.id for sc in top}
-    return top, [sc for sc in ranked if sc.chunk.id not in shown and sc.chunk.lang != q.lang][:FURTHER]
-
-
-def evidence_first(ranked: Sequence[ScoredChunk], further: Sequence[ScoredChunk],
-                   evidence: Sequence[Evidence]) -> list[ScoredChunk]:
+def evidence_first(ranked: Sequence[ScoredChunk], evidence: Sequence[Evidence]) -> list[ScoredChunk]:
     """The passages an answer quotes, in the order it quotes them, then the rest as ranked.
 
     The reader's verdict is the last ranking stage: the second stage scores whole passages, the
     extractive answerer reads their sentences for one that states what is asked (a full date,
     a name beside the verb asked), which is what tells the passage holding the answer from a
-    same-topic one. A quoted passage from `further` (below the top k) joins the list.
+    same-topic one.
     """
-    by_id = {sc.chunk.id: sc for sc in [*ranked, *further]}
+    by_id = {sc.chunk.id: sc for sc in ranked}
     quoted = [by_id[i] for i in dict.fromkeys(ev.chunk.id for ev in evidence) if i in by_id]
     ids = {sc.chunk.id for sc in quoted}
     return quoted + [sc for sc in ranked if sc.chunk.id not in ids]
-
-
-FURTHER = 6  # passages in the other language read before a refusal (3 answered one seeds question fewer)
 
 
 CROSS_SLOT = 4  # where the best passage in the other language goes when none made the top k

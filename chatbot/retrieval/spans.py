@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from chatbot.retrieval.question import BODY, VARIANT, Question, asked_variants, body_of_office, measures_asked, plain_body, stated_relation
+from chatbot.retrieval.question import Question, measures_asked
 from chatbot.text.terms import content_terms
 
 # What an answer of each kind looks like in a passage (the spans themselves: answer_spans below).
@@ -262,109 +262,3 @@ def states_relation(term: str, text: str) -> bool:
     word, and not only as a bare role ("导演也透露 ..." names no director)."""
     return any(not (_BARE_ROLE_BEFORE.search(text, 0, m.start()) and _BARE_ROLE_AFTER.match(text, m.end()))
                for m in re.finditer(re.escape(term), text))
-
-
-_BODY_AFTER = re.compile(rf"\s+(?:of|at)\s+(?:the\s+)?({BODY})")
-_BODY_BEFORE = re.compile(rf"({BODY})(?:['’]s)?\s+$")
-_TITLE_WORDS = frozenset("vice deputy executive senior acting interim former new co chief general managing global"
-                         " the a an its our their his her this that".split())  # ... nor a sentence's opening word
-
-
-def office_of_another_body(q: Question, text: str) -> bool:
-    """For "who is the CEO of Nintendo": whether every mention of the office in text ties it to
-    another body ("Apple CEO Tim Cook", "president of the NFL Players Association" for the
-    president of the NFL). A mention tied to no body ("their new team president") may be the
-    asked one."""
-    asked, stated = body_of_office(q), stated_relation(q)
-    if asked is None or stated is None:
-        return False
-    bodies = []
-    for m in stated.finditer(text):
-        after = _BODY_AFTER.match(text, m.end())
-        before = _BODY_BEFORE.search(text, 0, m.start())
-        body = after.group(1) if after else before.group(1) if before else None
-        if body is not None:
-            words = body.split()
-            while words and words[-1].lower() in _TITLE_WORDS:  # "Executive Vice President": a title
-                words.pop()
-            body = " ".join(words) or None
-        bodies.append(plain_body(body) if body else None)
-    return bool(bodies) and all(b is not None and b != asked for b in bodies)
-
-
-def figures_of_other_years(q: Question, text: str, passage: str = "") -> bool:
-    """For "how much in 2022": whether every figure of the asked kind in text is about another
-    year: its clause names only other years, or, naming none, the last year before it in text
-    is another ("2021年我国电影总票房达472.58亿元" for 2022年的总票房). A figure that `passage`
-    (the text around) states about another year is about that year wherever it is repeated."""
-    asked = years(q.text)
-    if q.wants != "number" or not asked:
-        return False
-    figures = _figures(q, text)
-    if not figures:
-        return False
-    elsewhere = {value for at, value in _figures(q, passage) if not _about_years(passage, at, asked)}
-    return all(not _about_years(text, at, asked) or value in elsewhere for at, value in figures)
-
-
-_PLACE_VALUES = {**{w: n for n, w in enumerate(_ORDINALS, 1)}, **{c: n for n, c in enumerate("一二三四五六七八九十", 1)}}
-# A place in a ranking: "ranked 4th", "ranked first", "No. 3", "第六名", "排名第一"
-_PLACE = re.compile(
-    rf"\b(?:rank(?:s|ed)?|placed|finished|came|comes)\s+(?:(?:at|in)\s+)?(?:no\.?\s*)?"
-    rf"(?:(\d+)(?:st|nd|rd|th)?|({'|'.join(_ORDINALS)}))\b"
-    r"|\b(\d+)(?:st|nd|rd|th)\b(?=\s+(?:place|position|largest|biggest))|\bno\.\s*(\d+)\b"
-    r"|第([一二三四五六七八九十]|\d+)(?=[名位])|排(?:名|在|行)?第([一二三四五六七八九十]|\d+)", re.I)
-
-
-def places(text: str) -> set[int]:
-    """The places in a ranking that text states ("ranked 4th" -> 4, 排名第一 -> 1)."""
-    values = (next(g for g in m.groups() if g) for m in _PLACE.finditer(text))
-    return {int(v) if v.isdigit() else _PLACE_VALUES[v.lower()] for v in values}
-
-
-_CLAUSE_MARK = re.compile(r"[，；;。]|,(?!\d)")  # not the comma of "1,234"
-_FIGURE_VALUE = re.compile(r"\d[\d,.]*\d|\d")
-
-
-def _figures(q: Question, text: str) -> list[tuple[int, str]]:
-    """Where each figure of the asked kind starts, and its value ("472.58亿元" and "472.58亿
-    票房" state one figure: 472.58); years are no figures."""
-    kinds = measures_asked(q)
-    spans = [m.span() for unit in kinds for m in unit.finditer(text)] if kinds else answer_spans(q, text)
-    out = []
-    for a, b in spans:
-        if not _YEAR_RE.match(text, a):
-            m = _FIGURE_VALUE.search(text, a, b)
-            out.append((a, m.group().replace(",", "") if m else text[a:b]))
-    return out
-
-
-def _about_years(text: str, at: int, asked: set[str]) -> bool:
-    """Whether the figure at `at` may be about one of the asked years (True when no year binds it)."""
-    starts = [m.end() for m in _CLAUSE_MARK.finditer(text, 0, at)]
-    end = _CLAUSE_MARK.search(text, at)
-    clause = years(text[starts[-1] if starts else 0 : end.start() if end else len(text)])
-    if clause:
-        return bool(clause & asked)
-    before = _YEAR_RE.findall(text, 0, at)
-    return not before or before[-1] in asked
-
-
-def other_variant(q: Question, text: str, found: list[tuple[int, int]]) -> bool:
-    """Whether the answer-like spans `found` in text are about another of the asked thing's kin:
-    the thing named last before each span (or, with none before, first after it) is one with
-    another number ("Splatoon 1 was released in 2015" for "When was Splatoon 2 released?")."""
-    asked = asked_variants(q.text, q.terms)
-    if not asked or not found:
-        return False
-    heads = {head for head, _ in asked}
-    named = [(m.start(), m.end(), (m.group(1).lower(), m.group(2).lower()) in asked)
-             for m in VARIANT.finditer(text) if m.group(1).lower() in heads]
-    if all(mine for _, _, mine in named):
-        return False
-
-    def about_asked(start: int) -> bool:
-        before = [mine for _, end, mine in named if end <= start]
-        return before[-1] if before else next((mine for at, _, mine in named if at >= start), True)
-
-    return not any(about_asked(start) for start, _ in found)

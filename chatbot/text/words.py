@@ -17,8 +17,6 @@ WORDS: dict[str, dict[str, Any]] = {
         "en": ["it", "its", "this", "these", "they", "their", "he", "she", "his", "her"],
         "zh": ["该", "其", "它", "他", "她", "此"],
     },
-    # a question word or particle in a sentence's last clause: it wonders rather than states
-    "wondering": {"zh": ["什么", "怎么", "吗", "呢"]},
     # the English verb forms lexicon.norm cannot undo; a noun of the doer ("winner") is not one
     "irregular_verbs": {"en": {
         "won": "win", "wins": "win", "winning": "win", "bought": "buy", "sold": "sell", "made": "make",
@@ -35,11 +33,6 @@ WORDS: dict[str, dict[str, Any]] = {
                "host", "screenwriter"],
         "zh": ["冠军", "亚军", "季军", "得主", "导演", "主教练", "董事长", "总裁", "创始人", "主席", "主演"],
     },
-    # the roles that belong to a body ("the CEO of Nintendo", "Apple's CEO"): a deliberate subset
-    # of the roles, without director, actress or author, since "French director Christophe Gans"
-    # would read "French" as the body
-    "body_roles": {"en": ["ceo", "chief executive", "president", "chair(?:man|woman|person)?", "founder", "co-founder",
-                          "owner", "mayor", "governor"]},
     # offices whose holder a question may ask for ("which official", "who is the CEO"), and in a
     # passage the name in apposition with one ("Zhao Zhanwei, secretary and director of ...").
     # Wider than chatbot.retrieval's role words: an office holder is asked "which official", a
@@ -50,10 +43,6 @@ WORDS: dict[str, dict[str, Any]] = {
                "manager", "founder", "leader"],
         "zh": ["市长", "书记", "局长", "主任", "主席", "总裁", "董事长", "部长", "省长"],
     },
-    # what an office is qualified by before its name ("deputy director")
-    "office_qualifiers": {"en": ["deputy", "vice", "former", "acting", "executive"]},
-    # verbs after a Chinese office holder's name that show the name is theirs (市长某某介绍)
-    "office_speech": {"zh": ["介绍", "表示", "说", "指出", "通报", "颁发", "出席"]},
     # a choice still to come ("one of the finalists will be named ..."): who it was, it does not say yet
     "not_yet": {"en": ["named", "announced", "awarded", "chosen", "selected", "revealed", "crowned", "elected",
                        "decided"]},
