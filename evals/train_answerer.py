@@ -107,11 +107,18 @@ def fold_of(question_id: str) -> int:
     return int(hashlib.sha256(f"fold:{question_id}".encode()).hexdigest()[:8], 16) % FOLDS
 
 
-def decision_row(a: Asked, probs: np.ndarray) -> int:
-    """The row whose probability is the answer's confidence: the named steps' first quote, or for
-    a refusal the best candidate."""
+def decision_row(a: Asked) -> int | None:
+    """The row whose probability is the answer's confidence: the named steps' first quote; None
+    for a refusal (it shows no answer: its confidence is 0)."""
     picked = np.where(a.x[:, features.FEATURES.index("hand_pick")] > 0)[0]
-    return int(picked[0]) if len(picked) and not a.hand_refused else int(np.argmax(probs))
+    return int(picked[0]) if len(picked) and not a.hand_refused else None
+
+
+def judged(a: Asked, probs: np.ndarray) -> tuple[float, float, bool]:
+    """The answer's confidence (0 for a refusal), whether it was answered right (its first quote
+    holds an accepted answer), and whether it was answered at all."""
+    i = decision_row(a)
+    return (0.0, 0.0, False) if i is None else (float(probs[i]), float(a.y[i] > 0), True)
 
 
 def fit(asked: list[Asked]) -> tuple[object, dict[str, object], dict[str, dict[str, float]]]:
@@ -128,35 +135,45 @@ def fit(asked: list[Asked]) -> tuple[object, dict[str, object], dict[str, dict[s
     for f in range(FOLDS):
         model = lgb.train(PARAMS, lgb.Dataset(x[folds != f], y[folds != f]), ROUNDS)
         oof[folds == f] = model.predict(x[folds == f])
-    raw, label, packs = [], [], []
+    raw, label, answered, packs = [], [], [], []
     start = 0
     for a in train:
         probs = oof[start : start + len(a.y)]
         start += len(a.y)
-        i = decision_row(a, probs)
-        raw.append(probs[i])
-        label.append(float(a.y[i] > 0))  # its sentence holds an accepted answer (never, when unanswerable)
+        c, right, shown = judged(a, probs)
+        raw.append(c)
+        label.append(right)  # its first quote holds an accepted answer (never, when unanswerable)
+        answered.append(shown)
         packs.append(a.pack)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, label)
+    shown_at = np.array(answered)
+    # calibrated on the answers shown: a refusal's confidence is 0 whatever the map says
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(np.array(raw)[shown_at],
+                                                                            np.array(label)[shown_at])
     model = lgb.train(PARAMS, lgb.Dataset(x, y), ROUNDS)
     meta = {"features": list(features.FEATURES), "params": PARAMS, "rounds": ROUNDS,
             "calibration": {"x": [round(float(v), 6) for v in iso.X_thresholds_],
                             "y": [round(float(v), 6) for v in iso.y_thresholds_]},
             "trained_on": {p: sum(1 for a in train if a.pack == p) for p in PACKS}}
-    cv = figures(np.interp(raw, iso.X_thresholds_, iso.y_thresholds_), np.array(label), np.array(packs))
+    conf = np.where(shown_at, np.interp(raw, iso.X_thresholds_, iso.y_thresholds_), 0.0)
+    cv = figures(conf, np.array(label), shown_at, np.array(packs))
     return model, meta, cv
 
 
-def figures(conf: np.ndarray, label: np.ndarray, packs: np.ndarray) -> dict[str, dict[str, float]]:
-    """Per pack: AUROC of the confidence against a right answer, and its calibration error."""
+def figures(conf: np.ndarray, label: np.ndarray, answered: np.ndarray, packs: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per pack: AUROC of the confidence against a right answer over every question (as `chatbot
+    eval` counts it) and over the answered ones only, and the calibration error."""
     from sklearn.metrics import roc_auc_score
+
+    def auc(c: np.ndarray, y: np.ndarray) -> float | None:
+        return round(float(roc_auc_score(y, c)), 3) if 0 < y.sum() < len(y) else None
 
     out = {}
     for p in sorted(set(packs)):
-        c, y = conf[packs == p], label[packs == p]
+        at = packs == p
+        c, y, shown = conf[at], label[at], answered[at]
         bins = np.minimum((c * 10).astype(int), 9)
         ece = sum(abs(c[bins == b].mean() - y[bins == b].mean()) * (bins == b).mean() for b in range(10) if (bins == b).any())
-        out[p] = {"n": int(len(c)), "auroc": round(float(roc_auc_score(y, c)), 3) if 0 < y.sum() < len(y) else None,
+        out[p] = {"n": int(len(c)), "auroc": auc(c, y), "auroc_answered": auc(c[shown], y[shown]),
                   "ece": round(float(ece), 3)}
     return out
 
@@ -166,13 +183,13 @@ def check_figures(model: object, meta: dict[str, object], asked: list[Asked]) ->
     cal = meta["calibration"]
     assert isinstance(cal, dict)
     held = [a for a in asked if a.split == "check" and len(a.y)]
-    conf, label = [], []
+    conf, label, answered = [], [], []
     for a in held:
-        probs = np.interp(model.predict(a.x), cal["x"], cal["y"])  # type: ignore[attr-defined]
-        i = decision_row(a, probs)
-        conf.append(probs[i])
-        label.append(float(a.y[i] > 0))
-    return figures(np.array(conf), np.array(label), np.array([a.pack for a in held]))
+        c, right, shown = judged(a, np.interp(model.predict(a.x), cal["x"], cal["y"]))  # type: ignore[attr-defined]
+        conf.append(c)
+        label.append(right)
+        answered.append(shown)
+    return figures(np.array(conf), np.array(label), np.array(answered), np.array([a.pack for a in held]))
 
 
 def policies(model: object, meta: dict[str, object], asked: list[Asked], split: str) -> dict[str, dict[str, str]]:

@@ -77,11 +77,12 @@ def test_the_label_is_answered_correctly_over_every_row_with_a_confidence() -> N
     rows[1]["confidence"] = 0.95  # a confident answer to an unanswerable question now outranks it
     assert calibration_metrics(rows)["auroc"] == round(2 / 3, 4)
     assert calibration_metrics(rows)["auroc_answerable"] == 1.0  # answerable questions only
+    assert calibration_metrics(rows)["auroc_answered"] == 0.5  # the answers shown only: 0.95 wrong over 0.9 right
 
 
 def test_runs_without_confidence_give_none_everywhere() -> None:
     rows = [{"correct": True, "answerable": True, "refused": False}, rated(None)]
-    assert calibration_metrics(rows) == {"auroc": None, "auroc_answerable": None, "ece": None}
+    assert calibration_metrics(rows) == {"auroc": None, "auroc_answerable": None, "auroc_answered": None, "ece": None}
     assert curves(rows) is None and operating_point(rows) is None
 
 

@@ -59,12 +59,15 @@ def test_answers_carry_a_confidence_and_a_sure_answer_beats_a_guess(seeded_data_
     for data in (answered, refused):
         assert isinstance(data["confidence"], float) and 0.0 <= data["confidence"] <= 1.0
         assert data["trace"]["confidence"] == data["confidence"]
-    assert answered["confidence"] > refused["confidence"]
+        assert 0.0 <= data["trace"]["best_candidate"] <= 1.0
+    # a refusal shows no answer: nothing to be right about, so 0 (the trace keeps the best candidate's)
+    assert answered["confidence"] > refused["confidence"] == 0.0
+    assert answered["trace"]["best_candidate"] >= answered["confidence"]
 
 
 def test_below_the_minimum_confidence_an_answer_is_refused_saying_why(seeded_data_dir: Path) -> None:
     data = ask(seeded_data_dir, CEREMONY_Q, CHATBOT_MIN_CONFIDENCE="0.999")
-    assert data["refused"] and not data["citations"]
+    assert data["refused"] and not data["citations"] and data["confidence"] == 0.0
     assert "CHATBOT_MIN_CONFIDENCE" in data["trace"]["refusal"]
     assert data["related"], "the passage it would have quoted is still shown as related"
 
@@ -73,5 +76,8 @@ def test_the_chat_shows_the_confidence() -> None:
     answer = Answer(question="q", answer="It is 42. [1]", refused=False, citations=(), retrieved=(), mode="extractive",
                     latency_ms=12.0, confidence=0.634)
     assert "confidence 63%" in answer_html(turn_record(answer), 0)
+    refused = Answer(question="q", answer="The documents do not answer this question.", refused=True, citations=(),
+                     retrieved=(), mode="extractive", latency_ms=12.0, confidence=0.0)
+    assert "confidence" not in answer_html(turn_record(refused), 0)  # a refusal has no answer to rate
     assert "confidence" not in answer_html(turn_record(Answer(question="q", answer="x", refused=False, citations=(),
                                                               retrieved=(), mode="llm", latency_ms=1.0)), 0)

@@ -77,13 +77,13 @@ class ExtractiveAnswerer:
         if self.reader is None:
             return draft
         ctx, sents = self.candidates(q, ranked, qvec, idf)
-        draft.confidence = self.reader.confidence(ctx, sents, draft.evidence, draft.refused)
-        draft.trace["confidence"] = draft.confidence
+        draft.confidence, best = self.reader.confidence(ctx, sents, draft.evidence, draft.refused)
+        draft.trace["confidence"], draft.trace["best_candidate"] = draft.confidence, best
         if not draft.refused and draft.confidence < self.min_confidence:
             reason = f"its confidence {draft.confidence:.2f} is below CHATBOT_MIN_CONFIDENCE ({self.min_confidence:g})"
             related = [ev for i, ev in enumerate(draft.evidence) if i < self.max_citations]
-            return Draft(REFUSAL[q.lang], [], True, related=related, confidence=draft.confidence,
-                         trace={**draft.trace, "refusal": reason})
+            return Draft(REFUSAL[q.lang], [], True, related=related, confidence=0.0,
+                         trace={**draft.trace, "confidence": 0.0, "refusal": reason})
         return draft
 
     def _answer(self, q: Question, ranked: Sequence[ScoredChunk], qvec: np.ndarray | None,

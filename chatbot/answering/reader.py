@@ -4,7 +4,9 @@ A gradient-boosted model (LightGBM) over `chatbot.answering.features`, fitted by
 on the *fit* split of every eval pack (evals/README.md, "The trained reader"), and shipped beside
 this module: `reader.txt` (the trees) and `reader.json` (the feature names it was fitted on, and
 the isotonic map from its score to a calibrated probability). An answer's `confidence` is that
-probability for the sentence it quotes first; a refusal's is the best candidate's.
+probability for the sentence it quotes first: the probability that the answer shown is right. A
+refusal shows no answer, so its confidence is 0 (the trace keeps how sure the best candidate
+was, `best_candidate`).
 """
 
 from __future__ import annotations
@@ -61,12 +63,15 @@ class Reader:
         assert self._calibration is not None
         return np.interp(raw, *self._calibration)
 
-    def confidence(self, ctx: Ctx, sents: Sequence[Sentence], quoted: Sequence[Evidence], refused: bool) -> float:
-        """The answer's confidence: the probability for the sentence it quotes first, or, for a
-        refusal, for the best candidate (how sure an answer could have been)."""
+    def confidence(self, ctx: Ctx, sents: Sequence[Sentence], quoted: Sequence[Evidence],
+                   refused: bool) -> tuple[float, float]:
+        """The answer's confidence (the probability for the sentence it quotes first; 0 for a
+        refusal, which shows no answer), and the best candidate's probability (how sure an answer
+        could have been)."""
         x = features.with_choice(features.rows(ctx, sents), sents, quoted, refused)
         probs = self.probabilities(x)
         if not len(probs):
-            return 0.0
+            return 0.0, 0.0
         picked = np.where(x[:, features.FEATURES.index("hand_pick")] > 0)[0]
-        return float(round(probs[picked[0]] if len(picked) and not refused else probs.max(), 4))
+        shown = 0.0 if refused or not len(picked) else float(probs[picked[0]])
+        return round(shown, 4), round(float(probs.max()), 4)

@@ -117,12 +117,14 @@ def _r(v: float | None) -> float | None:
 
 def calibration_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     """`auroc`: confidence against answered correctly, over every row with a confidence (the
-    issue's answerability AUROC); `auroc_answerable`: the same over answerable questions only
-    (does it know a right answer from a wrong one); `ece` over 10 equal-width bins."""
+    issue's answerability AUROC); `auroc_answerable`: the same over answerable questions only;
+    `auroc_answered`: over the answers shown only, refusals (confidence 0) left out (does it know
+    a right answer from a wrong one); `ece` over 10 equal-width bins."""
     scores, labels = scored(rows)
     answerable = [r for r in rows if r.get("answerable")]
+    answered = [r for r in rows if not r.get("refused")]
     return {"auroc": _r(auroc(scores, labels)), "auroc_answerable": _r(auroc(*scored(answerable))),
-            "ece": _r(ece(scores, labels))}
+            "auroc_answered": _r(auroc(*scored(answered))), "ece": _r(ece(scores, labels))}
 
 
 def curves(rows: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from chatbot.evaluation.scoring import fmt, passed, row_split, scopes
 HEADLINE = ["n", "pass_rate", "hit@1", "hit@5", "mrr", "accuracy", "concise_accuracy", "citation_precision",
             "citation_recall", "refusal_rate", "false_refusal_rate", "invalid_citations", "auroc", "ece", "errors",
             "latency_p50_ms", "latency_p95_ms"]
-CONFIDENCE = ["auroc", "auroc_answerable", "ece"]
+CONFIDENCE = ["auroc", "auroc_answerable", "auroc_answered", "ece"]
 SHOWN_SPLITS = ("fit", "check")
 JUDGED = ["n_judged", "faithfulness", "answer_relevance", "judge_pass_rate", "judge_errors"]
 
@@ -81,8 +81,9 @@ def _confidence_scopes(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any
 NO_CONFIDENCE = ("No answer in this run carries a confidence (a run from before answers had one), so there is "
                  "no AUROC, calibration error, reliability diagram or risk-coverage curve.")
 CONFIDENCE_NOTE = ("auroc: confidence against answered correctly (answerable, not refused, an accepted answer in "
-                   "it) over every question with a confidence; auroc_answerable: the same over answerable "
-                   "questions; ece: |mean confidence - share right| over 10 equal-width bins, weighted by size.")
+                   "it) over every question with a confidence (a refusal's is 0: it shows no answer); "
+                   "auroc_answerable: the same over answerable questions; auroc_answered: over the answers shown "
+                   "only; ece: |mean confidence - share right| over 10 equal-width bins, weighted by size.")
 
 
 def _risk_at(points: list[dict[str, float]], coverage: float) -> float | None:

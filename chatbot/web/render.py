@@ -88,8 +88,10 @@ def answer_pieces(record: dict[str, Any], turn: int) -> list[str]:
 def _mode_line(record: dict[str, Any]) -> str:
     mode = MODE_LABELS.get(record.get("mode", ""), record.get("mode", ""))
     confidence = record.get("confidence")
-    sure = (f' · <span class="confidence" title="the trained reader\'s probability that this answer is right">'
-            f"confidence {float(confidence):.0%}</span>") if isinstance(confidence, (int, float)) else ""
+    sure = ""
+    if isinstance(confidence, (int, float)) and not record.get("refused"):  # a refusal shows no answer to rate
+        sure = (f' · <span class="confidence" title="the trained reader\'s probability that this answer is right">'
+                f"confidence {float(confidence):.0%}</span>")
     return f'<span class="msg-meta">answered in {html.escape(mode)}{sure} · {record.get("latency_ms", 0):.0f} ms</span>'
 
 
