@@ -52,7 +52,9 @@ class TestChatbotRetriever(RetrieversIntegrationTests):
         return "When did the ferry's current vessel enter service?"
 
 
-class TestBundledEmbeddingsUnit(EmbeddingsUnitTests):
+class BundledEmbeddingsConfig:
+    """The configuration both embeddings suites read: our class, one thread."""
+
     @property
     def embeddings_class(self) -> type[BundledEmbeddings]:
         return BundledEmbeddings
@@ -62,15 +64,11 @@ class TestBundledEmbeddingsUnit(EmbeddingsUnitTests):
         return {"threads": 1}
 
 
-class TestBundledEmbeddingsIntegration(EmbeddingsIntegrationTests):
+class TestBundledEmbeddingsUnit(BundledEmbeddingsConfig, EmbeddingsUnitTests):
+    pass
+
+
+class TestBundledEmbeddingsIntegration(BundledEmbeddingsConfig, EmbeddingsIntegrationTests):
     @pytest.fixture(scope="class")
     def model(self) -> BundledEmbeddings:
         return self.embeddings_class(**self.embedding_model_params)
-
-    @property
-    def embeddings_class(self) -> type[BundledEmbeddings]:
-        return BundledEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"threads": 1}
