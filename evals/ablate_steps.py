@@ -16,7 +16,8 @@ evals/README.md between the ablation-steps markers.
 
 then switches off, one at a time and cumulatively, each step that did not help (`eliminate`): a
 step stays off while nothing is lost, and the steps it leaves off are the ones to remove from
-the code. Issue 29 removed 28 steps this way (evals/README.md, "Removed steps").
+the code. Issue 29 removed 28 steps this way (evals/README.md, "Where issue 29 stands (third
+session)").
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import pickle
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,7 +144,8 @@ def table(base: dict[str, Tally], off: dict[str, dict[str, Tally]], packs: list[
     return "\n".join(lines)
 
 
-def eliminate(order: list[str], base: dict[str, Tally], run, packs: list[str]) -> list[str]:
+def eliminate(order: list[str], base: dict[str, Tally], run: Callable[[list[str]], dict[str, Tally]],
+              packs: list[str]) -> list[str]:
     """Backward elimination in one pass: each step of `order` stays off if, with the steps already
     off, no right decision is lost in all, no pack falls more than one decision below all steps on,
     no pack's citation precision falls more than 0.01 below it, and no answer's first source
